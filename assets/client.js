@@ -1,0 +1,144 @@
+// devserve's live-reload client, injected into every HTML page as
+//   <script src="/__devserve/client.js" data-token="…" defer></script>
+// It listens on /__devserve/ws: `updated` with reload:false swaps the named stylesheets in place;
+// anything else reloads the page, keeping its scroll position. When the socket drops it probes the
+// server with backoff and reloads once when the server answers again (a restarted server has a new
+// token, so the page must be fetched anew).
+(function () {
+  "use strict";
+  if (window.__devserve) return; // one client per document, even if injected twice
+  var script = document.currentScript;
+  var token = script && script.dataset ? script.dataset.token : "";
+  var base = script && script.src ? new URL(script.src) : new URL(location.href);
+  var wsUrl = new URL("/__devserve/ws", base);
+  wsUrl.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+  wsUrl.search = "?token=" + encodeURIComponent(token || "");
+  var probeUrl = new URL("/__devserve/client.js", base).href;
+  var SCROLL_KEY = "__devserve_scroll";
+  var MIN_DELAY = 100, MAX_DELAY = 1000;
+
+  var state = { wasConnected: false, reloading: false, socket: null, delay: MIN_DELAY, seq: 0 };
+  window.__devserve = state;
+
+  function log(msg) {
+    if (window.console && console.debug) console.debug("[devserve] " + msg);
+  }
+
+  function reload(why) {
+    if (state.reloading) return;
+    state.reloading = true;
+    log("reloading: " + why);
+    try {
+      sessionStorage.setItem(SCROLL_KEY, JSON.stringify({ path: location.pathname + location.search, x: scrollX, y: scrollY }));
+    } catch (e) { /* storage may be disabled */ }
+    location.reload();
+  }
+
+  function restoreScroll() {
+    var saved;
+    try {
+      saved = JSON.parse(sessionStorage.getItem(SCROLL_KEY) || "null");
+    } catch (e) { return; }
+    if (!saved || saved.path !== location.pathname + location.search) return;
+    var apply = function () { window.scrollTo(saved.x, saved.y); };
+    apply();
+    // Images and fonts can still move things: apply once more when the page has loaded.
+    if (document.readyState === "complete") {
+      sessionStorage.removeItem(SCROLL_KEY);
+    } else {
+      window.addEventListener("load", function () { apply(); sessionStorage.removeItem(SCROLL_KEY); }, { once: true });
+    }
+  }
+
+  function samePath(a, b) {
+    try { return decodeURIComponent(a) === decodeURIComponent(b); } catch (e) { return a === b; }
+  }
+
+  // Swaps one <link rel=stylesheet>: the new sheet is inserted right after the old one and the old
+  // one is removed only once the new one has loaded, so the page never shows unstyled content.
+  function swapLink(link, seq) {
+    if (link.__devserveNext) link.__devserveNext.remove(); // a swap still loading: replace it
+    var url = new URL(link.href);
+    url.searchParams.set("__devserve", String(seq));
+    var next = link.cloneNode(false);
+    next.href = url.href;
+    next.__devservePending = true;
+    link.__devserveNext = next;
+    var done = false;
+    var finish = function () {
+      if (done) return;
+      done = true;
+      next.__devservePending = false;
+      if (link.parentNode) link.remove();
+    };
+    next.addEventListener("load", finish);
+    next.addEventListener("error", finish);
+    link.after(next);
+  }
+
+  function swapStylesheets(paths, seq) {
+    var links = Array.prototype.filter.call(document.querySelectorAll('link[rel~="stylesheet"]'), function (l) {
+      if (!l.href || l.__devservePending) return false; // a replacement still loading
+      try { return new URL(l.href).origin === location.origin; } catch (e) { return false; }
+    });
+    var matched = links.filter(function (l) {
+      var p = new URL(l.href).pathname;
+      return paths.some(function (q) { return samePath(p, q); });
+    });
+    // No direct match: the sheet is probably @imported by another, so refresh them all.
+    var targets = matched.length ? matched : links;
+    targets.forEach(function (l) { swapLink(l, seq); });
+    log("swapped " + targets.length + " stylesheet(s): " + paths.join(", "));
+  }
+
+  function onMessage(ev) {
+    var msg;
+    try { msg = JSON.parse(ev.data); } catch (e) { return; }
+    if (!msg || state.reloading) return;
+    if (msg.type === "connected") {
+      if (state.wasConnected) {
+        reload("reconnected to " + (msg.server || "devserve"));
+        return;
+      }
+      state.wasConnected = true;
+      state.delay = MIN_DELAY;
+      log("connected (" + msg.server + ")");
+    } else if (msg.type === "updated") {
+      state.seq = msg.seq || state.seq + 1;
+      var paths = Array.isArray(msg.paths) ? msg.paths : [];
+      if (msg.reload === false && paths.length) swapStylesheets(paths, state.seq);
+      else reload(paths.join(", ") || "files changed");
+    }
+  }
+
+  function connect() {
+    if (state.reloading) return;
+    var socket;
+    try { socket = new WebSocket(wsUrl.href); } catch (e) { return retry(); }
+    state.socket = socket;
+    socket.onmessage = onMessage;
+    socket.onclose = function () {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      retry();
+    };
+  }
+
+  // After a drop: probe with capped backoff. A server that answers is back (perhaps restarted,
+  // with a new token), so the page is reloaded once; a page that never connected only retries.
+  function retry() {
+    if (state.reloading) return;
+    var delay = state.delay;
+    state.delay = Math.min(delay * 2, MAX_DELAY);
+    setTimeout(function () {
+      if (!state.wasConnected) return connect();
+      fetch(probeUrl, { method: "HEAD", cache: "no-store" }).then(function (res) {
+        if (res.ok) reload("server is back");
+        else retry();
+      }, retry);
+    }, delay);
+  }
+
+  restoreScroll();
+  connect();
+})();

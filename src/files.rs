@@ -1,0 +1,600 @@
+//! Static files: path containment, conditional requests, ranges, the directory listing and the
+//! 404 page.
+//!
+//! Written by hand rather than with tower-http's `ServeDir` because every HTML page has to be read
+//! whole and injected (so its validators must change with the token, and `Range` does not apply),
+//! symlinks must be resolved and kept inside ROOT, dotfiles hidden, and a directory without
+//! `index.html` listed — all of which `ServeDir` leaves to its caller.
+
+use std::hash::{Hash, Hasher};
+use std::io::SeekFrom;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::inject::{inject, wants_injection};
+use crate::server::AppState;
+
+/// Files up to this size are read whole: validators come from their content, not their mtime
+/// (two saves within one mtime tick still differ), and the body length is what was read.
+const READ_WHOLE_MAX: u64 = 1024 * 1024;
+/// HTML pages larger than this are served as they are, without the client.
+const INJECT_MAX: u64 = 32 * 1024 * 1024;
+
+/// Why a URL path cannot name a file under ROOT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `..`, `.`, a backslash, a NUL or bytes that are not UTF-8.
+    Traversal,
+    /// A segment that starts with a dot (`.env`, `.git/`).
+    Hidden,
+}
+
+/// Turns a URL path into the segments of a path under ROOT, percent-decoded.
+///
+/// Pure: it never touches the file system, so it cannot be fooled by what is there; symlinks are
+/// dealt with afterwards by [`contained`].
+pub fn url_to_segments(url_path: &str) -> Result<Vec<String>, Refusal> {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(url_path).collect();
+    let decoded = String::from_utf8(decoded).map_err(|_| Refusal::Traversal)?;
+    let mut segments = Vec::new();
+    for seg in decoded.split('/') {
+        if seg.is_empty() {
+            continue;
+        }
+        if seg == "." || seg == ".." || seg.contains(['\\', '\0']) || seg.contains(':') && cfg!(windows) {
+            return Err(Refusal::Traversal);
+        }
+        if seg.starts_with('.') {
+            return Err(Refusal::Hidden);
+        }
+        segments.push(seg.to_string());
+    }
+    Ok(segments)
+}
+
+/// True when `canonical` (a fully resolved path) lies inside `root` and no part of it below
+/// `root` is hidden. This is what stops a symlink that points out of ROOT or at a dotfile.
+pub fn contained(root: &Path, canonical: &Path) -> bool {
+    match canonical.strip_prefix(root) {
+        Ok(rest) => rest.components().all(|c| match c {
+            Component::Normal(name) => !name.to_string_lossy().starts_with('.'),
+            _ => false,
+        }),
+        Err(_) => false,
+    }
+}
+
+/// The percent-encoded URL path of a file under ROOT, as a browser would write it.
+pub fn path_to_url(root: &Path, path: &Path) -> Option<String> {
+    let rest = path.strip_prefix(root).ok()?;
+    let mut url = String::new();
+    for c in rest.components() {
+        let Component::Normal(name) = c else { return None };
+        url.push('/');
+        url.extend(percent_encoding::utf8_percent_encode(
+            &name.to_string_lossy(),
+            PATH_SEGMENT,
+        ));
+    }
+    if url.is_empty() {
+        url.push('/');
+    }
+    Some(url)
+}
+
+/// What a browser's URL parser percent-encodes in a path segment, plus `%` and `/` themselves.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+enum Found {
+    File(PathBuf, std::fs::Metadata),
+    Dir(PathBuf),
+    Missing,
+}
+
+/// Resolves segments under ROOT to a real, contained file or folder.
+async fn locate(root: &Path, segments: &[String]) -> Found {
+    let mut path = root.to_path_buf();
+    path.extend(segments);
+    let Ok(canonical) = tokio::fs::canonicalize(&path).await else {
+        return Found::Missing;
+    };
+    if !contained(root, &canonical) {
+        tracing::debug!(path = %segments.join("/"), "refused: resolves outside ROOT or to a hidden file");
+        return Found::Missing;
+    }
+    match tokio::fs::metadata(&canonical).await {
+        Ok(meta) if meta.is_dir() => Found::Dir(canonical),
+        Ok(meta) if meta.is_file() => Found::File(canonical, meta),
+        _ => Found::Missing,
+    }
+}
+
+/// The fallback handler: every GET/HEAD that is not a reserved path or a proxy route.
+pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD")
+            .body(Body::from(
+                "405 Method Not Allowed: devserve serves files with GET and HEAD\n",
+            ))
+            .unwrap_or_default();
+    }
+    let head = req.method() == Method::HEAD;
+    let headers = req.headers();
+    let url_path = req.uri().path();
+    let segments = match url_to_segments(url_path) {
+        Ok(segments) => segments,
+        Err(_) => return not_found(&state, headers, url_path, head),
+    };
+    match locate(&state.root, &segments).await {
+        Found::File(path, meta) => serve_file(&state, headers, &path, &meta, head).await,
+        Found::Dir(dir) => {
+            if !url_path.ends_with('/') {
+                let mut location = format!("{url_path}/");
+                if let Some(q) = req.uri().query() {
+                    location.push('?');
+                    location.push_str(q);
+                }
+                return redirect(&location);
+            }
+            let mut index = segments.clone();
+            index.push("index.html".into());
+            match locate(&state.root, &index).await {
+                Found::File(path, meta) => serve_file(&state, headers, &path, &meta, head).await,
+                _ => listing(&state, headers, &dir, url_path, head).await,
+            }
+        }
+        Found::Missing => {
+            if state.spa && is_navigation(headers) {
+                if let Found::File(path, meta) = locate(&state.root, &["index.html".to_string()]).await {
+                    return serve_file(&state, headers, &path, &meta, head).await;
+                }
+            }
+            not_found(&state, headers, url_path, head)
+        }
+    }
+}
+
+/// A browser navigating to a page, as opposed to a script, image or fetch asking for a file.
+fn is_navigation(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-mode").map(|v| v.as_bytes()) {
+        Some(mode) => mode == b"navigate",
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html")),
+    }
+}
+
+async fn serve_file(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    head: bool,
+) -> Response {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let html = mime.essence_str() == "text/html";
+    let injecting = html && state.reload && wants_injection(headers) && meta.len() <= INJECT_MAX;
+    let modified = meta.modified().ok();
+
+    if injecting || meta.len() <= READ_WHOLE_MAX {
+        let Ok(mut bytes) = tokio::fs::read(path).await else {
+            return not_found(state, headers, "", head);
+        };
+        if injecting {
+            bytes = inject(&bytes, &state.tag);
+        }
+        let etag = content_etag(&bytes, injecting.then_some(state.token.as_str()));
+        let mut builder = Response::builder()
+            .header(header::CONTENT_TYPE, content_type(&mime, Some(&bytes)))
+            .header(header::ETAG, &etag);
+        if html {
+            builder = builder.header(header::VARY, "Sec-Fetch-Dest");
+        }
+        if !injecting {
+            // An injected page changes with every run's token, so its date says nothing.
+            if let Some(m) = modified {
+                builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(m));
+            }
+        }
+        if not_modified(headers, &etag, (!injecting).then_some(modified).flatten()) {
+            return builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+        if injecting {
+            return finish(builder, bytes.len() as u64, head, || Body::from(bytes));
+        }
+        let len = bytes.len() as u64;
+        let range = requested_range(headers, len, &etag);
+        return with_range(builder, range, len, head, |start, end| {
+            Body::from(bytes::Bytes::from(bytes).slice(start as usize..end as usize))
+        });
+    }
+
+    // Large files stream from disk, validated by size and mtime.
+    let Ok(mut file) = tokio::fs::File::open(path).await else {
+        return not_found(state, headers, "", head);
+    };
+    let len = meta.len();
+    let etag = format!("\"{:x}-{:x}\"", modified.map(mtime_nanos).unwrap_or(0), len);
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, content_type(&mime, None))
+        .header(header::ETAG, &etag);
+    if let Some(m) = modified {
+        builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(m));
+    }
+    if not_modified(headers, &etag, modified) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let range = requested_range(headers, len, &etag);
+    let (start, end) = match range {
+        RangeAnswer::Whole => (0, len),
+        RangeAnswer::Part(start, end) => (start, end),
+        RangeAnswer::Unsatisfiable => return unsatisfiable(len),
+    };
+    if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
+        return not_found(state, headers, "", head);
+    }
+    let stream = ReaderStream::with_capacity(file.take(end - start), 64 * 1024);
+    with_range(builder, range, len, head, move |_, _| Body::from_stream(stream))
+}
+
+/// Adds `Accept-Ranges` and answers with the range asked for (206 or 416), else the whole body.
+fn with_range(
+    builder: axum::http::response::Builder,
+    range: RangeAnswer,
+    len: u64,
+    head: bool,
+    body: impl FnOnce(u64, u64) -> Body,
+) -> Response {
+    let builder = builder.header(header::ACCEPT_RANGES, "bytes");
+    match range {
+        RangeAnswer::Whole => finish(builder, len, head, || body(0, len)),
+        RangeAnswer::Unsatisfiable => unsatisfiable(len),
+        RangeAnswer::Part(start, end) => {
+            let builder = builder.status(StatusCode::PARTIAL_CONTENT).header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", start, end - 1, len),
+            );
+            finish(builder, end - start, head, || body(start, end))
+        }
+    }
+}
+
+fn finish(
+    builder: axum::http::response::Builder,
+    len: u64,
+    head: bool,
+    body: impl FnOnce() -> Body,
+) -> Response {
+    let builder = builder.header(header::CONTENT_LENGTH, len);
+    let body = if head { Body::empty() } else { body() };
+    builder.body(body).unwrap_or_default()
+}
+
+#[derive(Clone, Copy)]
+enum RangeAnswer {
+    Whole,
+    /// Bytes `start..end` (end exclusive).
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One range, honoured; several ranges or an `If-Range` that does not match get the whole file.
+fn requested_range(headers: &HeaderMap, len: u64, etag: &str) -> RangeAnswer {
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return RangeAnswer::Whole;
+    };
+    if let Some(if_range) = headers.get(header::IF_RANGE) {
+        if if_range.as_bytes() != etag.as_bytes() {
+            return RangeAnswer::Whole;
+        }
+    }
+    let Ok(parsed) = http_range_header::parse_range_header(range) else {
+        return RangeAnswer::Whole;
+    };
+    match parsed.validate(len) {
+        Ok(ranges) if ranges.len() == 1 => {
+            let r = &ranges[0];
+            if len == 0 || *r.start() >= len {
+                RangeAnswer::Unsatisfiable
+            } else {
+                RangeAnswer::Part(*r.start(), r.end() + 1)
+            }
+        }
+        Ok(_) => RangeAnswer::Whole,
+        Err(_) => RangeAnswer::Unsatisfiable,
+    }
+}
+
+fn unsatisfiable(len: u64) -> Response {
+    Response::builder()
+        .status(StatusCode::RANGE_NOT_SATISFIABLE)
+        .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2): dates have one-second
+/// resolution, so a file saved twice in a second must never be answered from its date.
+fn not_modified(headers: &HeaderMap, etag: &str, modified: Option<SystemTime>) -> bool {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return inm.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        });
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    match (since, modified) {
+        (Some(since), Some(modified)) => {
+            let secs = |t: SystemTime| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            };
+            secs(modified) <= secs(since)
+        }
+        _ => false,
+    }
+}
+
+/// A strong validator from the bytes sent; for an injected page, also from the token, so a page
+/// cached by a previous run is never revalidated into a page with a stale token.
+fn content_etag(bytes: &[u8], token: Option<&str>) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    token.hash(&mut h);
+    format!("\"{:016x}-{:x}\"", h.finish(), bytes.len())
+}
+
+fn mtime_nanos(t: SystemTime) -> u128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The Content-Type to send. Text is labelled UTF-8 only when its bytes are UTF-8, so a Latin-1
+/// page keeps the charset its `<meta>` declares.
+fn content_type(mime: &mime_guess::Mime, bytes: Option<&[u8]>) -> HeaderValue {
+    let textual = mime.type_() == mime_guess::mime::TEXT
+        || matches!(mime.subtype().as_str(), "javascript" | "json" | "xml" | "svg")
+        || mime.suffix().is_some_and(|s| s == "xml" || s == "json");
+    let essence = mime.essence_str();
+    let value = match bytes {
+        Some(bytes) if textual && std::str::from_utf8(bytes).is_ok() => format!("{essence}; charset=utf-8"),
+        _ => essence.to_string(),
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+}
+
+fn redirect(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, location)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// An HTML page made by devserve (listing, 404, proxy error), with the client when it applies.
+pub fn html_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    body_html: &str,
+    head: bool,
+) -> Response {
+    let page = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>{PAGE_CSS}</style></head>\n<body>\n{body_html}\n</body></html>\n",
+        title = escape_html(title)
+    );
+    let bytes = if state.reload && wants_injection(headers) {
+        inject(page.as_bytes(), &state.tag)
+    } else {
+        page.into_bytes()
+    };
+    let builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::VARY, "Sec-Fetch-Dest");
+    finish(builder, bytes.len() as u64, head, || Body::from(bytes))
+}
+
+const PAGE_CSS: &str = "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:48rem;padding:0 1rem;color:#222}\
+h1{font-size:1.3rem}ul{list-style:none;padding:0}li{padding:.15rem 0}a{color:#0b57d0;text-decoration:none}\
+a:hover{text-decoration:underline}.dir{font-weight:600}.meta{color:#777;font-size:.85rem}code{background:#f3f3f3;padding:0 .3em}";
+
+fn not_found(state: &AppState, headers: &HeaderMap, url_path: &str, head: bool) -> Response {
+    let shown = percent_encoding::percent_decode_str(url_path).decode_utf8_lossy();
+    let body = format!(
+        "<h1>404 — not found</h1>\n<p>Nothing is served at <code>{}</code>. This tab reloads by itself when the file appears.</p>\n<p><a href=\"/\">Back to /</a></p>",
+        escape_html(&shown)
+    );
+    html_page(
+        state,
+        headers,
+        StatusCode::NOT_FOUND,
+        "404 Not Found",
+        &body,
+        head,
+    )
+}
+
+async fn listing(state: &AppState, headers: &HeaderMap, dir: &Path, url_path: &str, head: bool) -> Response {
+    let mut entries = Vec::new();
+    if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(entry)) = rd.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let is_dir = tokio::fs::metadata(entry.path())
+                .await
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
+            entries.push((!is_dir, name));
+        }
+    }
+    entries.sort();
+    let shown = percent_encoding::percent_decode_str(url_path)
+        .decode_utf8_lossy()
+        .into_owned();
+    let mut body = format!("<h1>Index of {}</h1>\n<ul>\n", escape_html(&shown));
+    if url_path != "/" {
+        body.push_str("<li><a class=\"dir\" href=\"../\">../</a></li>\n");
+    }
+    for (is_file, name) in &entries {
+        let href: String = percent_encoding::utf8_percent_encode(name, PATH_SEGMENT).collect();
+        let slash = if *is_file { "" } else { "/" };
+        let class = if *is_file { "file" } else { "dir" };
+        body.push_str(&format!(
+            "<li><a class=\"{class}\" href=\"./{href}{slash}\">{}{slash}</a></li>\n",
+            escape_html(name)
+        ));
+    }
+    if entries.is_empty() {
+        body.push_str("<li class=\"meta\">(empty folder)</li>\n");
+    }
+    body.push_str("</ul>\n<p class=\"meta\">No index.html here, so devserve lists the folder.</p>");
+    html_page(
+        state,
+        headers,
+        StatusCode::OK,
+        &format!("Index of {shown}"),
+        &body,
+        head,
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_paths_decode_into_segments() {
+        assert_eq!(
+            url_to_segments("/a/b%20c/%F0%9F%98%80.html").unwrap(),
+            vec!["a", "b c", "😀.html"]
+        );
+        assert_eq!(url_to_segments("//a//b/").unwrap(), vec!["a", "b"]);
+        assert_eq!(url_to_segments("/%23hash%25").unwrap(), vec!["#hash%"]);
+    }
+
+    #[test]
+    fn traversal_is_refused_in_every_encoding() {
+        for p in [
+            "/../etc/passwd",
+            "/a/../../x",
+            "/%2e%2e/x",
+            "/%2E%2E%2Fx",
+            "/..%2fx",
+            "/..%5cx",
+            "/a%5c..%5c..%5cx",
+            "/%00",
+            "/./a",
+            "/%c0%ae%c0%ae/x",
+            "/a/%2e%2e",
+        ] {
+            assert!(url_to_segments(p).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn hidden_files_are_refused() {
+        assert_eq!(url_to_segments("/.env"), Err(Refusal::Hidden));
+        assert_eq!(url_to_segments("/.git/config"), Err(Refusal::Hidden));
+        assert_eq!(url_to_segments("/a/%2egit/x"), Err(Refusal::Hidden));
+    }
+
+    #[test]
+    fn containment_checks_the_resolved_path() {
+        let root = Path::new("/srv/site");
+        assert!(contained(root, Path::new("/srv/site/a/b.html")));
+        assert!(contained(root, Path::new("/srv/site")));
+        assert!(!contained(root, Path::new("/srv/site2/a")));
+        assert!(!contained(root, Path::new("/etc/passwd")));
+        assert!(!contained(root, Path::new("/srv/site/.git/config")));
+    }
+
+    #[test]
+    fn url_paths_are_encoded_like_a_browser() {
+        let root = Path::new("/r");
+        assert_eq!(
+            path_to_url(root, Path::new("/r/css/site.css")).unwrap(),
+            "/css/site.css"
+        );
+        assert_eq!(
+            path_to_url(root, Path::new("/r/a b/#1%.css")).unwrap(),
+            "/a%20b/%231%25.css"
+        );
+        assert_eq!(path_to_url(root, Path::new("/r/é.css")).unwrap(), "/%C3%A9.css");
+        assert_eq!(path_to_url(root, Path::new("/elsewhere/x")), None);
+    }
+
+    proptest! {
+        /// No URL path, however encoded, yields segments that leave ROOT when joined onto it.
+        #[test]
+        fn no_path_escapes_root(parts in proptest::collection::vec(
+            prop_oneof![Just("..".to_string()), Just("%2e%2e".to_string()), Just("%2E.".to_string()),
+                        Just(".".to_string()), Just("%2f".to_string()), Just("%5c".to_string()),
+                        Just("a".to_string()), Just("".to_string()), Just("%00".to_string()),
+                        "[a-z%./\\\\]{0,6}"], 0..8)) {
+            let url = format!("/{}", parts.join("/"));
+            if let Ok(segments) = url_to_segments(&url) {
+                let root = Path::new("/srv/root");
+                let mut joined = root.to_path_buf();
+                joined.extend(&segments);
+                prop_assert!(joined.starts_with(root));
+                prop_assert!(joined.components().all(|c| !matches!(c, Component::ParentDir | Component::CurDir)));
+                prop_assert!(segments.iter().all(|s| !s.contains('/') && !s.contains('\\')));
+            }
+        }
+    }
+}

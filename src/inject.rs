@@ -1,0 +1,180 @@
+//! Adding the client's `<script>` tag to an HTML page, byte-exact.
+//!
+//! [`inject`] works on bytes, not strings, so a page in any encoding (Latin-1, Shift-JIS, UTF-16
+//! aside) comes out unchanged but for the one tag. [`wants_injection`] decides from the request
+//! whether the response will be rendered as a page at all.
+
+use axum::http::{header, HeaderMap};
+
+use crate::server::CLIENT_JS_PATH;
+
+/// The tag added to every page: an external script, so `script-src 'self'` pages still reload.
+pub fn script_tag(token: &str, nonce: Option<&str>) -> Vec<u8> {
+    let mut tag = format!(r#"<script src="{CLIENT_JS_PATH}" data-token="{token}""#);
+    if let Some(nonce) = nonce {
+        // A nonce is base64 by the CSP grammar; anything else is dropped rather than escaped.
+        if nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+        {
+            tag.push_str(&format!(r#" nonce="{nonce}""#));
+        }
+    }
+    tag.push_str(" defer></script>");
+    tag.into_bytes()
+}
+
+/// Returns `html` with `tag` inserted before the last `</head>`, else before the last `</body>`,
+/// else at the end. A page that already carries the client is returned unchanged.
+pub fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
+    if already_injected(html) {
+        return html.to_vec();
+    }
+    let at = rfind_ci(html, b"</head>")
+        .or_else(|| rfind_ci(html, b"</body>"))
+        .unwrap_or(html.len());
+    let mut out = Vec::with_capacity(html.len() + tag.len());
+    out.extend_from_slice(&html[..at]);
+    out.extend_from_slice(tag);
+    out.extend_from_slice(&html[at..]);
+    out
+}
+
+/// True when the page already loads the client (a page served by another devserve, say).
+pub fn already_injected(html: &[u8]) -> bool {
+    let needle = format!(r#"src="{CLIENT_JS_PATH}""#);
+    find(html, needle.as_bytes()).is_some()
+}
+
+/// True when the request is a navigation (or old enough not to say): a page fetched by script,
+/// an image or a worker (`Sec-Fetch-Dest` present and not a document) gets the file untouched.
+pub fn wants_injection(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-dest").map(|v| v.as_bytes()) {
+        None => true,
+        Some(dest) => matches!(dest, b"document" | b"iframe" | b"frame" | b"embed" | b"object"),
+    }
+}
+
+/// True when a response's `Content-Type` is HTML (`text/html`, with or without parameters).
+pub fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("text/html")
+        })
+        .unwrap_or(false)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - needle.len())
+        .rev()
+        .find(|&i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TAG: &[u8] = b"<script src=\"/__devserve/client.js\" data-token=\"t\" defer></script>";
+
+    #[test]
+    fn goes_before_the_last_head_close() {
+        let out = inject(b"<html><head><title>x</title></head><body>hi</body></html>", TAG);
+        let want = [
+            &b"<html><head><title>x</title>"[..],
+            TAG,
+            b"</head><body>hi</body></html>",
+        ]
+        .concat();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn head_close_is_matched_case_insensitively() {
+        let out = inject(b"<HEAD></HEAD><BODY></BODY>", TAG);
+        assert_eq!(out, [&b"<HEAD>"[..], TAG, b"</HEAD><BODY></BODY>"].concat());
+    }
+
+    #[test]
+    fn falls_back_to_body_then_to_the_end() {
+        assert_eq!(
+            inject(b"<p>a</p></body>", TAG),
+            [&b"<p>a</p>"[..], TAG, b"</body>"].concat()
+        );
+        assert_eq!(inject(b"<p>fragment", TAG), [&b"<p>fragment"[..], TAG].concat());
+        assert_eq!(inject(b"", TAG), TAG.to_vec());
+    }
+
+    #[test]
+    fn never_injects_twice() {
+        let once = inject(b"<head></head>", TAG);
+        assert_eq!(inject(&once, TAG), once);
+    }
+
+    #[test]
+    fn latin1_bytes_are_kept() {
+        let page = b"<head><meta charset=\"iso-8859-1\"></head><p>caf\xe9 \xa9</p>";
+        let out = inject(page, TAG);
+        assert!(out.windows(8).any(|w| w == b"caf\xe9 \xa9</"));
+        assert_eq!(out.len(), page.len() + TAG.len());
+    }
+
+    #[test]
+    fn nonce_is_copied_only_when_well_formed() {
+        let tag = String::from_utf8(script_tag("tok", Some("abc123=="))).unwrap();
+        assert!(tag.contains(r#"nonce="abc123==""#));
+        let tag = String::from_utf8(script_tag("tok", Some("\"><img"))).unwrap();
+        assert!(!tag.contains("nonce"));
+    }
+
+    #[test]
+    fn fetches_are_left_alone() {
+        let mut h = HeaderMap::new();
+        assert!(wants_injection(&h));
+        h.insert("sec-fetch-dest", "document".parse().unwrap());
+        assert!(wants_injection(&h));
+        h.insert("sec-fetch-dest", "empty".parse().unwrap());
+        assert!(!wants_injection(&h));
+        h.insert("sec-fetch-dest", "script".parse().unwrap());
+        assert!(!wants_injection(&h));
+    }
+
+    #[test]
+    fn html_content_types() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, "Text/HTML; charset=utf-8".parse().unwrap());
+        assert!(is_html(&h));
+        h.insert(header::CONTENT_TYPE, "text/htmlx".parse().unwrap());
+        assert!(!is_html(&h));
+    }
+
+    proptest! {
+        /// Output is the input plus exactly one tag: removing the tag at its position gives the
+        /// input back, byte for byte.
+        #[test]
+        fn output_is_input_plus_one_tag(page in proptest::collection::vec(any::<u8>(), 0..400),
+                                        head in any::<bool>(), body in any::<bool>()) {
+            let mut page = page;
+            if head { page.extend_from_slice(b"</head>"); }
+            if body { page.extend_from_slice(b"<p></body>"); }
+            prop_assume!(!already_injected(&page));
+            let out = inject(&page, TAG);
+            prop_assert_eq!(out.len(), page.len() + TAG.len());
+            let at = find(&out, TAG).unwrap();
+            let mut back = out[..at].to_vec();
+            back.extend_from_slice(&out[at + TAG.len()..]);
+            prop_assert_eq!(back, page.clone());
+            prop_assert!(out[at + TAG.len()..].windows(TAG.len()).all(|w| w != TAG));
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Host, Origin and token checks.
+//!
+//! The Host check stops DNS rebinding: a page on `evil.example` that re-points its name at
+//! 127.0.0.1 still sends `Host: evil.example`, and is refused. The reload socket also wants the
+//! page's own Origin and the random token carried by the injected tag.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::server::AppState;
+
+/// True when `host` (a Host header value, with or without a port) names this machine: `localhost`,
+/// `*.localhost`, an IP literal, or one of `extra` (lowercase names from `--host`/`--allow-host`).
+pub fn host_allowed(host: &str, extra: &[String]) -> bool {
+    let name = strip_port(host).to_ascii_lowercase();
+    let name = name.trim_end_matches('.');
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    if let Some(v6) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    extra.iter().any(|e| e == name)
+}
+
+/// The host part of a Host header value: `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// True when a WebSocket's `Origin` may open the reload socket: none at all (a command-line
+/// client), or exactly the page's own origin, `http://` + the request's Host.
+pub fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
+    match (origin, host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            let origin = origin.trim_end_matches('/');
+            origin.len() == "http://".len() + host.len()
+                && origin[..7].eq_ignore_ascii_case("http://")
+                && origin[7..].eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// Compares a presented token with the real one without stopping at the first difference.
+pub fn token_matches(presented: &str, real: &str) -> bool {
+    presented.len() == real.len()
+        && presented
+            .bytes()
+            .zip(real.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// A fresh random token: 128 bits as 32 hex digits.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back on what differs between runs and machines.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let seed = nanos ^ (u128::from(std::process::id()) << 64) ^ (&bytes as *const _ as u128);
+        bytes = seed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Host header of a request, if it is readable.
+pub fn request_host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|v| v.to_str().ok())
+}
+
+/// Middleware: refuses any request whose Host names something other than this machine.
+pub async fn check_host(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    match request_host(req.headers()) {
+        // HTTP/1.0 clients may send no Host; a browser always does, so rebinding needs one.
+        None => next.run(req).await,
+        Some(host) if host_allowed(host, &state.allowed_hosts) => next.run(req).await,
+        Some(host) => {
+            tracing::warn!(
+                host,
+                "refused a request for a foreign Host (add --allow-host to accept it)"
+            );
+            forbidden_host(host)
+        }
+    }
+}
+
+fn forbidden_host(host: &str) -> Response {
+    let shown: String = host.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
+    let body = format!(
+        "403 Forbidden: devserve does not answer requests for the host `{shown}`.\n\
+         Open it through localhost or an IP address, or restart devserve with --allow-host {shown}\n"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_names_and_literals_pass() {
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST.",
+            "app.localhost:1",
+            "127.0.0.1:80",
+            "192.168.1.20",
+            "[::1]:8080",
+            "[fe80::1]",
+        ] {
+            assert!(host_allowed(host, &[]), "{host}");
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_refused() {
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "[::1",
+            "",
+            "localhostx",
+        ] {
+            assert!(!host_allowed(host, &[]), "{host}");
+        }
+        assert!(host_allowed("mybox.lan:8080", &["mybox.lan".to_string()]));
+    }
+
+    #[test]
+    fn origin_must_be_the_page_itself() {
+        assert!(origin_allowed(None, Some("localhost:8080")));
+        assert!(origin_allowed(
+            Some("http://localhost:8080"),
+            Some("localhost:8080")
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            Some("localhost:8080")
+        ));
+        assert!(!origin_allowed(
+            Some("http://localhost:8081"),
+            Some("localhost:8080")
+        ));
+        assert!(!origin_allowed(Some("null"), Some("localhost:8080")));
+        assert!(!origin_allowed(
+            Some("https://localhost:8080"),
+            Some("localhost:8080")
+        ));
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        let t = random_token();
+        assert_eq!(t.len(), 32);
+        assert!(token_matches(&t, &t));
+        assert!(!token_matches(&t[..31], &t));
+        assert!(!token_matches("", &t));
+        assert_ne!(random_token(), t);
+    }
+}

@@ -1,0 +1,86 @@
+//! The Router: devserve's reserved paths, the proxy routes, the file fallback, and the layers that
+//! apply to every response (the Host check, `Cache-Control: no-cache`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::reload::Hub;
+
+/// Everything devserve answers itself lives under this prefix.
+pub const RESERVED_PREFIX: &str = "/__devserve/";
+/// The injected client.
+pub const CLIENT_JS_PATH: &str = "/__devserve/client.js";
+/// The reload WebSocket.
+pub const WS_PATH: &str = "/__devserve/ws";
+
+/// The browser side, compiled into the binary.
+const CLIENT_JS: &str = include_str!("../assets/client.js");
+
+/// What every handler shares.
+pub struct AppState {
+    /// Canonical ROOT.
+    pub root: PathBuf,
+    /// The reload socket's token, carried by the injected tag.
+    pub token: String,
+    /// The tag itself, made once.
+    pub tag: Vec<u8>,
+    pub hub: Arc<Hub>,
+    /// Inject and accept reload sockets (false with `--no-reload`).
+    pub reload: bool,
+    pub spa: bool,
+    /// Names accepted in the Host header besides localhost and IP literals.
+    pub allowed_hosts: Vec<String>,
+    pub shutdown: CancellationToken,
+    /// Upgraded sockets, which axum's graceful shutdown does not wait for.
+    pub tracker: TaskTracker,
+}
+
+/// The whole application, without a socket: tests can drive it with `tower::ServiceExt::oneshot`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut app = Router::new();
+    if state.reload {
+        app = app
+            .route(CLIENT_JS_PATH, get(client_js))
+            .route(WS_PATH, get(crate::reload::ws_handler));
+    }
+    app.route("/__devserve/{*rest}", any(reserved_not_found))
+        .fallback(crate::files::serve)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .layer(from_fn_with_state(state.clone(), crate::security::check_host))
+        .with_state(state)
+}
+
+async fn client_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (
+                header::ETAG,
+                concat!("\"devserve-", env!("CARGO_PKG_VERSION"), "\""),
+            ),
+        ],
+        CLIENT_JS,
+    )
+        .into_response()
+}
+
+async fn reserved_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Body::from("404 Not Found: no such devserve endpoint\n"),
+    )
+        .into_response()
+}

@@ -1,0 +1,589 @@
+//! notify → batches of changes.
+//!
+//! Folders are walked with the `ignore` crate and watched one by one (non-recursively), so an
+//! ignored folder — `node_modules`, `target`, anything in a `.gitignore` or `--ignore` — costs no
+//! watch at all. Events cross from notify's thread into tokio with `try_send`; the batcher waits
+//! until the files have been quiet for the debounce window (or a cap has passed), then turns what
+//! is left into one [`Batch`]: temporaries that came and went are dropped, an editor's
+//! rename-over save is one change of the real file, and new folders get their watches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::Match;
+use notify::event::{AccessKind, AccessMode, EventKind, MetadataKind, ModifyKind, RenameMode};
+use notify::{RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::files::path_to_url;
+use crate::poll::Poller;
+use crate::reload::{Batch, Hub};
+
+/// A continuous writer still gets a batch out this long after its first write.
+const BATCH_CAP: Duration = Duration::from_millis(300);
+/// Raw events in flight between notify's thread and the batcher; past this, the batch is a
+/// full reload (as after an inotify queue overflow).
+const QUEUE: usize = 8192;
+/// Folder names never watched, wherever they are.
+const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "__pycache__"];
+
+/// What happened to a path within one batch.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// Created in this batch: gone again at the end means it was a temporary.
+    created: bool,
+    /// Created or moved in: a folder that arrived needs watches.
+    arrived: bool,
+}
+
+/// Decides which paths are noise: hidden and default-skipped names, editor temporaries,
+/// `.gitignore` files at every level, and `--ignore` rules.
+pub struct Ignorer {
+    root: PathBuf,
+    extra: Gitignore,
+    per_dir: RwLock<HashMap<PathBuf, Gitignore>>,
+}
+
+impl Ignorer {
+    pub fn new(root: &Path, rules: &[String]) -> Result<Self, StartError> {
+        let mut builder = GitignoreBuilder::new(root);
+        for rule in rules {
+            builder.add_line(None, rule).map_err(|e| StartError::BadIgnore {
+                glob: rule.clone(),
+                why: e.to_string(),
+            })?;
+        }
+        let extra = builder.build().map_err(|e| StartError::BadIgnore {
+            glob: rules.join(","),
+            why: e.to_string(),
+        })?;
+        Ok(Ignorer {
+            root: root.to_path_buf(),
+            extra,
+            per_dir: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Reads `dir/.gitignore`, if there is one, so its rules apply below `dir`.
+    fn learn_dir(&self, dir: &Path) {
+        let file = dir.join(".gitignore");
+        if !file.is_file() {
+            return;
+        }
+        let mut builder = GitignoreBuilder::new(dir);
+        if builder.add(&file).is_none() {
+            if let Ok(gi) = builder.build() {
+                if let Ok(mut map) = self.per_dir.write() {
+                    map.insert(dir.to_path_buf(), gi);
+                }
+            }
+        }
+    }
+
+    /// True when a change at `path` (below `base`, the watched folder it belongs to) is noise.
+    pub fn ignored(&self, base: &Path, path: &Path, is_dir: bool) -> bool {
+        let Ok(rest) = path.strip_prefix(base) else {
+            return false;
+        };
+        let mut components = rest.components().peekable();
+        while let Some(c) = components.next() {
+            let name = c.as_os_str().to_string_lossy();
+            if name.starts_with('.') {
+                return true;
+            }
+            let last = components.peek().is_none();
+            if (!last || is_dir) && SKIPPED_DIRS.contains(&name.as_ref()) {
+                return true;
+            }
+            if last && is_editor_temporary(&name) {
+                return true;
+            }
+        }
+        if !path.starts_with(&self.root) {
+            return false;
+        }
+        if self.extra.matched_path_or_any_parents(path, is_dir).is_ignore() {
+            return true;
+        }
+        let Ok(map) = self.per_dir.read() else {
+            return false;
+        };
+        // The deepest .gitignore that has a say wins, as in git.
+        for dir in path.ancestors().skip(1) {
+            if let Some(gi) = map.get(dir) {
+                match gi.matched_path_or_any_parents(path, is_dir) {
+                    Match::Ignore(_) => return true,
+                    Match::Whitelist(_) => return false,
+                    Match::None => {}
+                }
+            }
+            if dir == self.root {
+                break;
+            }
+        }
+        false
+    }
+}
+
+/// vim's `4913` and `file~`, swap files, emacs `#autosave#`, JetBrains' safe-write files.
+fn is_editor_temporary(name: &str) -> bool {
+    name == "4913"
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".swo")
+        || (name.starts_with('#') && name.ends_with('#'))
+        || name.ends_with("___jb_tmp___")
+        || name.ends_with("___jb_old___")
+        || name.ends_with(".crswap")
+}
+
+/// OS events, or polling.
+enum Backend {
+    Os(notify::RecommendedWatcher),
+    Poll(Poller),
+}
+
+impl Backend {
+    fn watch(&mut self, dir: &Path) -> Result<(), notify::Error> {
+        match self {
+            Backend::Os(w) => w.watch(dir, RecursiveMode::NonRecursive),
+            Backend::Poll(p) => p.watch(dir).map_err(notify::Error::io),
+        }
+    }
+
+    fn unwatch(&mut self, dir: &Path) {
+        match self {
+            Backend::Os(w) => {
+                let _ = w.unwatch(dir);
+            }
+            Backend::Poll(p) => p.unwatch(dir),
+        }
+    }
+}
+
+type SharedWatcher = Arc<Mutex<Backend>>;
+
+/// The watcher and what it needs to interpret its events.
+struct Watching {
+    root: PathBuf,
+    /// `--watch` paths: (path, is_dir).
+    extra: Vec<(PathBuf, bool)>,
+    ignorer: Arc<Ignorer>,
+    /// Kept alive here: dropping it stops the events.
+    watcher: SharedWatcher,
+    overflow: Arc<AtomicBool>,
+    /// Set when inotify said ENOSPC.
+    out_of_watches: AtomicBool,
+}
+
+type Raw = (EventKind, PathBuf);
+
+/// Starts watching ROOT and the `--watch` paths; batches are published to `hub` until `shutdown`.
+/// Returns once the task is spawned; `hub` is marked ready when every watch is in place.
+pub fn spawn(
+    config: &Config,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    tracker: &tokio_util::task::TaskTracker,
+) -> Result<(), StartError> {
+    let ignorer = Arc::new(Ignorer::new(&config.root, &config.ignore)?);
+    let root = config.root.clone();
+    let extra: Vec<(PathBuf, bool)> = config.watch.iter().map(|p| (p.clone(), p.is_dir())).collect();
+    let poll = config.poll;
+    let debounce = config.debounce;
+    tracker.spawn(async move {
+        let (tx, rx) = mpsc::channel::<Raw>(QUEUE);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let setup = {
+            let (root, extra, ignorer, overflow) =
+                (root.clone(), extra.clone(), ignorer.clone(), overflow.clone());
+            tokio::task::spawn_blocking(move || start_watching(root, extra, ignorer, tx, overflow, poll))
+        };
+        let watching = match setup.await {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => {
+                tracing::error!(
+                    "cannot watch {}: {e}; serving without live reload",
+                    root.display()
+                );
+                hub.set_ready();
+                return;
+            }
+            Err(_) => return,
+        };
+        hub.set_ready();
+        batch_loop(Arc::new(watching), rx, hub, debounce, shutdown).await;
+    });
+    Ok(())
+}
+
+fn start_watching(
+    root: PathBuf,
+    extra: Vec<(PathBuf, bool)>,
+    ignorer: Arc<Ignorer>,
+    tx: mpsc::Sender<Raw>,
+    overflow: Arc<AtomicBool>,
+    poll: Option<Duration>,
+) -> Result<Watching, notify::Error> {
+    let handler = {
+        let overflow = overflow.clone();
+        let tx = tx.clone();
+        move |res: notify::Result<notify::Event>| match res {
+            Ok(event) => {
+                if event.need_rescan() {
+                    overflow.store(true, Ordering::Relaxed);
+                    let _ = tx.try_send((EventKind::Other, PathBuf::new()));
+                    return;
+                }
+                if !counts(&event.kind) {
+                    return;
+                }
+                for path in event.paths {
+                    if tx.try_send((event.kind, path)).is_err() {
+                        overflow.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("watch error: {e}"),
+        }
+    };
+    let poller = |interval: Duration| {
+        let handler = handler.clone();
+        Poller::new(interval, move |kind, path| {
+            handler(Ok(notify::Event::new(kind).add_path(path)))
+        })
+        .map(Backend::Poll)
+        .map_err(notify::Error::io)
+    };
+    let backend = match poll {
+        Some(interval) => poller(interval)?,
+        None => Backend::Os(notify::recommended_watcher(handler.clone())?),
+    };
+    let mut watching = Watching {
+        root: root.clone(),
+        extra,
+        ignorer,
+        watcher: Arc::new(Mutex::new(backend)),
+        overflow,
+        out_of_watches: AtomicBool::new(false),
+    };
+    let mut count = watching.watch_all();
+    let mut poll = poll;
+    if watching.out_of_watches.load(Ordering::Relaxed) {
+        let interval = Duration::from_millis(300);
+        tracing::warn!(
+            "the OS ran out of file watches (inotify): polling every {} ms instead. \
+             To raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
+            interval.as_millis()
+        );
+        watching.watcher = Arc::new(Mutex::new(poller(interval)?));
+        count = watching.watch_all();
+        poll = Some(interval);
+    }
+    let mode = match poll {
+        Some(interval) => format!("polling every {} ms", interval.as_millis()),
+        None => "OS events".to_string(),
+    };
+    tracing::debug!("watching {count} folders ({mode})");
+    Ok(watching)
+}
+
+/// Whether an event can mean a change of content (opening or reading a file cannot).
+fn counts(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) | EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Any | EventKind::Other => false,
+    }
+}
+
+impl Watching {
+    /// Watches ROOT, its parent (to see ROOT itself replaced) and the `--watch` paths.
+    fn watch_all(&self) -> usize {
+        let mut count = self.watch_tree(&self.root, None);
+        if let Some(parent) = self.root.parent() {
+            self.watch_one(parent);
+        }
+        for (path, is_dir) in &self.extra {
+            if *is_dir {
+                count += self.watch_tree(path, None);
+            } else if let Some(parent) = path.parent() {
+                self.watch_one(parent);
+            }
+        }
+        count
+    }
+
+    /// Watches `dir` and every folder below it that is not ignored; returns how many. With
+    /// `found`, also collects the files below it (a folder that just arrived: its files were
+    /// written before its watch existed, so no event will name them).
+    fn watch_tree(&self, dir: &Path, mut found: Option<&mut Vec<PathBuf>>) -> usize {
+        let base = self.base_of(dir).unwrap_or(dir).to_path_buf();
+        let ignorer = self.ignorer.clone();
+        let collect = found.is_some();
+        let walk = ignore::WalkBuilder::new(dir)
+            .standard_filters(false)
+            .follow_links(false)
+            .filter_entry(move |e| {
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                (is_dir || collect) && (e.depth() == 0 || !ignorer.ignored(&base, e.path(), is_dir))
+            })
+            .build();
+        let mut count = 0;
+        for entry in walk.flatten() {
+            if !entry.file_type().is_some_and(|t| t.is_dir()) {
+                if let Some(found) = found.as_deref_mut() {
+                    found.push(entry.into_path());
+                }
+                continue;
+            }
+            self.ignorer.learn_dir(entry.path());
+            if self.watch_one(entry.path()) {
+                count += 1;
+            }
+        }
+        count
+    }
+
+    fn watch_one(&self, dir: &Path) -> bool {
+        let Ok(mut watcher) = self.watcher.lock() else {
+            return false;
+        };
+        match watcher.watch(dir) {
+            Ok(()) => true,
+            Err(e) => {
+                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                    self.out_of_watches.store(true, Ordering::Relaxed);
+                    self.overflow.store(true, Ordering::Relaxed);
+                    tracing::warn!(
+                        "out of inotify watches at {}: raise the limit with \
+                         `sudo sysctl fs.inotify.max_user_watches=524288`, or run with --poll",
+                        dir.display()
+                    );
+                } else {
+                    tracing::debug!("cannot watch {}: {e}", dir.display());
+                }
+                false
+            }
+        }
+    }
+
+    /// The watched folder a path belongs to: ROOT, or one of the `--watch` paths.
+    fn base_of<'a>(&'a self, path: &Path) -> Option<&'a Path> {
+        if path.starts_with(&self.root) {
+            return Some(&self.root);
+        }
+        self.extra.iter().find_map(|(p, is_dir)| {
+            let hit = if *is_dir { path.starts_with(p) } else { path == p };
+            hit.then_some(p.as_path())
+        })
+    }
+
+    /// Turns the paths seen in one batch into what the tabs are told, or nothing.
+    fn settle(&self, pending: BTreeMap<PathBuf, Seen>) -> Option<Batch> {
+        let overflowed = self.overflow.swap(false, Ordering::Relaxed);
+        let mut changed: Vec<(PathBuf, Option<std::fs::Metadata>)> = Vec::new();
+        let mut reload = overflowed;
+        for (path, seen) in pending {
+            let meta = std::fs::symlink_metadata(&path).ok();
+            if seen.created && meta.is_none() {
+                continue; // a temporary that came and went: an editor's or a build's
+            }
+            if path == self.root {
+                if meta.is_some() && seen.arrived {
+                    tracing::info!("{} is back; watching it again", self.root.display());
+                    if let Ok(mut w) = self.watcher.lock() {
+                        w.unwatch(&self.root); // notify may still hold the old folder's watch
+                    }
+                    let mut found = Vec::new();
+                    self.watch_tree(&self.root, Some(&mut found));
+                    changed.extend(found.into_iter().map(|f| (f, None)));
+                    reload = true;
+                }
+                continue;
+            }
+            let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+            let Some(base) = self.base_of(&path) else { continue };
+            if self.ignorer.ignored(base, &path, is_dir) {
+                continue;
+            }
+            if is_dir {
+                // A folder that merely had entries change speaks through those entries; one that
+                // arrived is watched, and its files count as changed.
+                if seen.arrived {
+                    let mut found = Vec::new();
+                    self.watch_tree(&path, Some(&mut found));
+                    changed.extend(found.into_iter().map(|f| {
+                        let m = std::fs::symlink_metadata(&f).ok();
+                        (f, m)
+                    }));
+                }
+                continue;
+            }
+            changed.push((path, meta));
+        }
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        changed.dedup_by(|a, b| a.0 == b.0);
+        let mut paths = Vec::new();
+        let mut all_css = !reload;
+        for (path, meta) in changed {
+            if path.starts_with(&self.root) {
+                let Some(url) = path_to_url(&self.root, &path) else {
+                    continue;
+                };
+                let css = url.to_ascii_lowercase().ends_with(".css") && meta.is_some_and(|m| m.is_file());
+                all_css &= css;
+                paths.push(url);
+            } else {
+                all_css = false; // a --watch path outside ROOT: reload every tab
+                reload = true;
+            }
+        }
+        if paths.is_empty() && !reload {
+            return None;
+        }
+        if !self.root.is_dir() {
+            tracing::info!("{} is gone; waiting for it to come back", self.root.display());
+            return None;
+        }
+        Some(Batch {
+            paths,
+            reload: reload || !all_css,
+        })
+    }
+}
+
+async fn batch_loop(
+    watching: Arc<Watching>,
+    mut rx: mpsc::Receiver<Raw>,
+    hub: Arc<Hub>,
+    debounce: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut pending: BTreeMap<PathBuf, Seen> = BTreeMap::new();
+    let mut first = Instant::now();
+    let mut last = Instant::now();
+    loop {
+        let due = (!pending.is_empty()).then(|| (last + debounce).min(first + BATCH_CAP));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            raw = rx.recv() => {
+                let Some((kind, path)) = raw else { return };
+                if pending.is_empty() {
+                    first = Instant::now();
+                }
+                record(&mut pending, &watching, kind, path);
+                while let Ok((kind, path)) = rx.try_recv() {
+                    record(&mut pending, &watching, kind, path);
+                }
+                last = Instant::now();
+            }
+            _ = sleep_until(due) => {
+                let batch = std::mem::take(&mut pending);
+                let w = watching.clone();
+                let Ok(Some(batch)) = tokio::task::spawn_blocking(move || w.settle(batch)).await else { continue };
+                announce(&hub, batch);
+            }
+        }
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn record(pending: &mut BTreeMap<PathBuf, Seen>, watching: &Watching, kind: EventKind, path: PathBuf) {
+    if path.as_os_str().is_empty() {
+        // An overflow marker: make sure a batch happens.
+        pending
+            .entry(watching.root.join(".devserve-overflow"))
+            .or_default()
+            .created = true;
+        return;
+    }
+    if path != watching.root && watching.base_of(&path).is_none() {
+        return; // a neighbour of ROOT, seen through the parent's watch
+    }
+    let seen = pending.entry(path).or_default();
+    match kind {
+        EventKind::Create(_) => {
+            seen.created = true;
+            seen.arrived = true;
+        }
+        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both | RenameMode::Any)) => {
+            seen.arrived = true;
+        }
+        _ => {}
+    }
+}
+
+fn announce(hub: &Hub, batch: Batch) {
+    let tabs = hub.publish(batch.clone());
+    let what = if batch.reload { "reload" } else { "css swap" };
+    let shown = match batch.paths.len() {
+        0 => "files outside the root".to_string(),
+        1..=3 => batch.paths.join(", "),
+        n => format!("{}, … ({n} files)", batch.paths[..2].join(", ")),
+    };
+    let tabs_word = if tabs == 1 { "tab" } else { "tabs" };
+    tracing::info!("{shown} changed → {what}, told {tabs} {tabs_word}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editor_temporaries_are_recognised() {
+        for name in [
+            "4913",
+            "index.html~",
+            ".index.html.swp",
+            "#index.html#",
+            "index.html___jb_tmp___",
+            "index.html___jb_old___",
+            "x.swx",
+        ] {
+            assert!(is_editor_temporary(name), "{name}");
+        }
+        for name in ["index.html", "site.css", "4914", "a#b"] {
+            assert!(!is_editor_temporary(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn default_ignores_and_rules() {
+        let root = Path::new("/r");
+        let ig = Ignorer::new(root, &["dist/".to_string(), "*.log".to_string()]).unwrap();
+        assert!(ig.ignored(root, Path::new("/r/node_modules/x/y.js"), false));
+        assert!(ig.ignored(root, Path::new("/r/a/target"), true));
+        assert!(!ig.ignored(root, Path::new("/r/a/target"), false));
+        assert!(ig.ignored(root, Path::new("/r/.git/index"), false));
+        assert!(ig.ignored(root, Path::new("/r/dist"), true));
+        assert!(ig.ignored(root, Path::new("/r/dist/a.js"), false));
+        assert!(ig.ignored(root, Path::new("/r/debug.log"), false));
+        assert!(!ig.ignored(root, Path::new("/r/index.html"), false));
+    }
+
+    #[test]
+    fn reading_a_file_is_not_a_change() {
+        assert!(!counts(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!counts(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(counts(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(counts(&EventKind::Modify(ModifyKind::Any)));
+    }
+}

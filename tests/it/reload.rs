@@ -1,0 +1,123 @@
+//! The reload protocol over a real WebSocket: connected, updated, seq, reload, shutdown.
+
+use devserve::reload::ServerMessage;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn connected_first_then_updated_after_a_save() {
+    let s = TestServer::start_with(&[], |root| std::fs::write(root.join("index.html"), "v1").unwrap()).await;
+    let mut tab = s.tab().await;
+    s.write("index.html", "v2");
+    let (seq, paths, reload) = tab.updated().await;
+    assert_eq!(seq, 1);
+    assert_eq!(paths, vec!["/index.html"]);
+    assert!(reload);
+    s.write("index.html", "v3");
+    let (seq, _, _) = tab.updated().await;
+    assert_eq!(seq, 2, "seq grows by one per batch");
+}
+
+#[tokio::test]
+async fn css_only_change_is_swapped_not_reloaded() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::create_dir(root.join("css")).unwrap();
+        std::fs::write(root.join("css/site.css"), "a{}").unwrap();
+        std::fs::write(root.join("css/more.css"), "b{}").unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    s.write("css/site.css", "a{color:red}");
+    let (_, paths, reload) = tab.updated().await;
+    assert_eq!(paths, vec!["/css/site.css"]);
+    assert!(!reload);
+
+    // A stylesheet and a page together: the page needs a reload.
+    s.write("css/more.css", "b{color:red}");
+    s.write("index.html", "x");
+    let mut all = Vec::new();
+    let mut reloads = false;
+    while !all.iter().any(|p: &String| p == "/index.html") {
+        let (_, paths, reload) = tab.updated().await;
+        reloads |= reload && paths.iter().any(|p| p == "/index.html");
+        all.extend(paths);
+    }
+    assert!(reloads);
+}
+
+#[tokio::test]
+async fn deleted_stylesheet_reloads() {
+    let s = TestServer::start_with(&[], |root| std::fs::write(root.join("a.css"), "a{}").unwrap()).await;
+    let mut tab = s.tab().await;
+    std::fs::remove_file(s.path("a.css")).unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert_eq!(paths, vec!["/a.css"]);
+    assert!(reload);
+}
+
+#[tokio::test]
+async fn paths_are_percent_encoded_url_paths() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    s.write("my dir/é #1.css", "a{}");
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    let all: Vec<String> = seen.into_iter().flat_map(|(p, _)| p).collect();
+    assert!(
+        all.contains(&"/my%20dir/%C3%A9%20%231.css".to_string()),
+        "{all:?}"
+    );
+    assert!(all
+        .iter()
+        .all(|p| p.starts_with('/') && !p.contains(&*s.root.to_string_lossy())));
+}
+
+#[tokio::test]
+async fn every_tab_is_told() {
+    let s = TestServer::start(&[]).await;
+    let mut tabs = Vec::new();
+    for _ in 0..20 {
+        tabs.push(s.tab().await);
+    }
+    s.write("a.html", "x");
+    for tab in &mut tabs {
+        assert_eq!(tab.updated().await.1, vec!["/a.html"]);
+    }
+}
+
+#[tokio::test]
+async fn client_frames_are_ignored() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    tab.send_text("{\"type\":\"updated\",\"seq\":99,\"paths\":[\"/x\"],\"reload\":true}")
+        .await;
+    tab.send_text("garbage").await;
+    s.write("a.html", "x");
+    let (seq, paths, _) = tab.updated().await;
+    assert_eq!((seq, paths), (1, vec!["/a.html".to_string()]));
+}
+
+#[tokio::test]
+async fn shutdown_closes_reload_sockets_and_run_returns() {
+    let mut s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    s.stop().await;
+    assert_eq!(
+        tab.next_within(crate::support::WAIT).await,
+        None,
+        "socket closed, no more messages"
+    );
+}
+
+#[test]
+fn messages_round_trip_through_serde() {
+    let text = r#"{"type":"updated","seq":3,"paths":["/css/site.css"],"reload":false}"#;
+    let msg: ServerMessage = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        msg,
+        ServerMessage::Updated {
+            seq: 3,
+            paths: vec!["/css/site.css".into()],
+            reload: false
+        }
+    );
+}

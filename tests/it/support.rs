@@ -1,0 +1,243 @@
+//! Test support: a real devserve on 127.0.0.1:0 over a temp dir, real HTTP and WebSocket clients,
+//! and waits that are always bounded by a timeout.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use devserve::cli::Cli;
+use devserve::reload::ServerMessage;
+use devserve::Config;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A devserve running in this process, stopped on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    /// The temp dir; ROOT is `dir/site` so that ROOT itself can be removed and re-created.
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub shutdown: CancellationToken,
+    pub handle: Option<JoinHandle<Result<(), devserve::StartError>>>,
+}
+
+impl TestServer {
+    /// Serves a new empty ROOT with these extra command-line flags.
+    pub async fn start(args: &[&str]) -> Self {
+        Self::start_with(args, |_| {}).await
+    }
+
+    /// Like [`start`](Self::start), with files put in ROOT by `prepare` before the server starts.
+    pub async fn start_with(args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        init_logging();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        std::fs::create_dir(&root).unwrap();
+        prepare(&root);
+        let mut argv = vec!["devserve".to_string(), root.display().to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let config = Config::from_cli(Cli::parse_from(argv)).unwrap();
+        Self::run(config, dir, root).await
+    }
+
+    pub async fn run(config: Config, dir: tempfile::TempDir, root: PathBuf) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(devserve::run(config, listener, shutdown.clone()));
+        TestServer {
+            addr,
+            dir,
+            root,
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A path inside ROOT.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The token a browser would read from the injected tag (the 404 page always carries it).
+    pub async fn token(&self) -> String {
+        let body = self.get("/__no_such_page__").await.text().await.unwrap();
+        token_in(&body).expect("the 404 page carries the client tag")
+    }
+
+    /// A reload socket that has received `connected` (so the watcher is ready).
+    pub async fn tab(&self) -> Tab {
+        let token = self.token().await;
+        let url = format!("ws://{}/__devserve/ws?token={token}", self.addr);
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("reload socket accepted");
+        let mut tab = Tab { ws };
+        match tab.next().await {
+            ServerMessage::Connected { protocol, server } => {
+                assert_eq!(protocol, 1);
+                assert!(server.starts_with("devserve "), "{server}");
+            }
+            other => panic!("first frame must be connected, got {other:?}"),
+        }
+        tab
+    }
+
+    /// Stops the server and waits for `run` to return.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(WAIT, handle)
+                .await
+                .expect("run returns after shutdown")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Logs from devserve go to the test's output (shown on failure); `RUST_LOG` sets the level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("devserve=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// Extracts `data-token="…"` from a page.
+pub fn token_in(page: &str) -> Option<String> {
+    let start = page.find("data-token=\"")? + "data-token=\"".len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_string())
+}
+
+/// An HTTP client that neither follows redirects nor pools in surprising ways.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// A connected reload socket, as a tab holds one.
+pub struct Tab {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Tab {
+    /// The next server message, or a test failure after [`WAIT`].
+    pub async fn next(&mut self) -> ServerMessage {
+        self.next_within(WAIT).await.expect("a message in time")
+    }
+
+    /// The next server message within `limit`, or `None`.
+    pub async fn next_within(&mut self, limit: Duration) -> Option<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(limit, self.ws.next()).await.ok()??;
+            match frame.ok()? {
+                Message::Text(text) => return Some(serde_json::from_str(&text).expect("valid JSON message")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next `updated`: (seq, paths, reload).
+    pub async fn updated(&mut self) -> (u64, Vec<String>, bool) {
+        match self.next().await {
+            ServerMessage::Updated { seq, paths, reload } => (seq, paths, reload),
+            other => panic!("expected updated, got {other:?}"),
+        }
+    }
+
+    /// Collects every `updated` up to and including the one that names `marker`, which the test
+    /// writes after the operation under test: whatever the operation caused has arrived by then.
+    pub async fn updates_until(&mut self, server: &TestServer, marker: &str) -> Vec<(Vec<String>, bool)> {
+        server.write(marker.trim_start_matches('/'), "marker");
+        let mut seen = Vec::new();
+        loop {
+            let (_, paths, reload) = self.updated().await;
+            let done = paths.iter().any(|p| p == marker);
+            seen.push((paths, reload));
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+}
+
+/// Opens the reload socket with chosen headers; returns the HTTP status of a refusal, or 101.
+pub async fn ws_status(addr: SocketAddr, path_and_query: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut req = format!("ws://{addr}{path_and_query}")
+        .into_client_request()
+        .unwrap();
+    for (name, value) in headers {
+        req.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("answer in time")
+    {
+        Ok((_, resp)) => resp.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}
+
+/// Sends raw bytes as an HTTP request and returns the raw response head and body as text.
+pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut out))
+        .await
+        .expect("response in time")
+        .unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,161 @@
+//! Watching with real file operations: editors' saves, bursts, ignores, new and removed folders.
+
+use std::fs;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn atomic_rename_save_is_exactly_one_change_and_the_file_stays_watched() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("index.html"), "v1").unwrap()).await;
+    let mut tab = s.tab().await;
+    for round in 0..2 {
+        let tmp = s.path(&format!("index.html.tmp.{round}"));
+        fs::write(&tmp, format!("v{}", round + 2)).unwrap();
+        fs::rename(&tmp, s.path("index.html")).unwrap();
+        let (_, paths, reload) = tab.updated().await;
+        assert_eq!(paths, vec!["/index.html"], "round {round}");
+        assert!(reload);
+        let rest = tab.updates_until(&s, &format!("/marker{round}.txt")).await;
+        assert_eq!(
+            rest,
+            vec![(vec![format!("/marker{round}.txt")], true)],
+            "nothing else from round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn vim_style_save_renames_the_original_away_and_writes_anew() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("site.css"), "a{}").unwrap()).await;
+    let mut tab = s.tab().await;
+    for round in 0..2 {
+        // vim with backupcopy=no: 4913 probe, original → site.css~, new file written, backup gone.
+        fs::write(s.path("4913"), "").unwrap();
+        fs::remove_file(s.path("4913")).unwrap();
+        fs::rename(s.path("site.css"), s.path("site.css~")).unwrap();
+        fs::write(s.path("site.css"), format!("a{{color:red;z-index:{round}}}")).unwrap();
+        fs::remove_file(s.path("site.css~")).unwrap();
+        let (_, paths, reload) = tab.updated().await;
+        assert_eq!(paths, vec!["/site.css"], "round {round}");
+        assert!(!reload, "a rewritten stylesheet is still just a stylesheet");
+        let rest = tab.updates_until(&s, &format!("/m{round}.txt")).await;
+        assert_eq!(rest.len(), 1, "one message per save: {rest:?}");
+    }
+}
+
+#[tokio::test]
+async fn burst_of_300_files_is_one_or_two_messages() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    for i in 0..300 {
+        s.write(&format!("gen/file{i:03}.html"), format!("<p>{i}</p>"));
+    }
+    let seen = tab.updates_until(&s, "/done.txt").await;
+    let files: usize = seen
+        .iter()
+        .map(|(p, _)| p.iter().filter(|p| p.starts_with("/gen/")).count())
+        .sum();
+    let batches_with_files = seen
+        .iter()
+        .filter(|(p, _)| p.iter().any(|p| p.starts_with("/gen/")))
+        .count();
+    assert!(batches_with_files <= 2, "{batches_with_files} batches");
+    assert!(files >= 300, "every file reported, {files} seen");
+}
+
+#[tokio::test]
+async fn editor_noise_never_triggers_a_reload() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    for noise in [
+        ".index.html.swp",
+        "index.html~",
+        "4913",
+        "#index.html#",
+        ".#index.html",
+        "index.html___jb_tmp___",
+        "index.html___jb_old___",
+    ] {
+        fs::write(s.path(noise), "x").unwrap();
+    }
+    let seen = tab.updates_until(&s, "/real.txt").await;
+    assert_eq!(seen, vec![(vec!["/real.txt".to_string()], true)]);
+}
+
+#[tokio::test]
+async fn ignored_folders_and_rules_are_not_watched() {
+    let s = TestServer::start_with(&["--ignore", "*.log", "--ignore", "dist/"], |root| {
+        for dir in ["node_modules/pkg", ".git", "dist", "sub"] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs::write(root.join(".gitignore"), "build/\n").unwrap();
+        fs::create_dir(root.join("build")).unwrap();
+        fs::write(root.join("sub/.gitignore"), "*.tmp\n").unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    for file in [
+        "node_modules/pkg/index.js",
+        ".git/index",
+        "dist/a.js",
+        "build/b.js",
+        "debug.log",
+        "sub/x.tmp",
+        ".env",
+    ] {
+        fs::write(s.path(file), "x").unwrap();
+    }
+    let seen = tab.updates_until(&s, "/sub/real.txt").await;
+    assert_eq!(seen, vec![(vec!["/sub/real.txt".to_string()], true)]);
+}
+
+#[tokio::test]
+async fn new_folders_are_watched() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    fs::create_dir_all(s.path("a/b")).unwrap();
+    tab.updates_until(&s, "/m1.txt").await;
+    fs::write(s.path("a/b/page.html"), "x").unwrap();
+    let (_, paths, _) = tab.updated().await;
+    assert_eq!(paths, vec!["/a/b/page.html"]);
+}
+
+#[tokio::test]
+async fn root_removed_and_recreated_is_watched_again() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("index.html"), "v1").unwrap()).await;
+    let mut tab = s.tab().await;
+    fs::remove_dir_all(&s.root).unwrap();
+    fs::create_dir(&s.root).unwrap();
+    fs::write(s.path("index.html"), "v2").unwrap();
+    // The re-created folder is picked up: a later save inside it is seen.
+    let seen = tab.updates_until(&s, "/after.txt").await;
+    assert!(seen.iter().any(|(_, reload)| *reload));
+    assert_eq!(
+        s.get("/").await.text().await.unwrap().split('<').next().unwrap(),
+        "v2"
+    );
+}
+
+#[tokio::test]
+async fn extra_watch_path_outside_root_reloads_every_tab() {
+    let outside = tempfile::tempdir().unwrap();
+    let arg = outside.path().display().to_string();
+    let s = TestServer::start(&["--watch", &arg]).await;
+    let mut tab = s.tab().await;
+    fs::write(outside.path().join("data.json"), "{}").unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert!(paths.is_empty(), "changes outside ROOT add no paths: {paths:?}");
+    assert!(reload);
+}
+
+#[tokio::test]
+async fn polling_sees_changes_too() {
+    let s = TestServer::start_with(&["--poll", "50"], |root| {
+        fs::write(root.join("a.html"), "v1").unwrap()
+    })
+    .await;
+    let mut tab = s.tab().await;
+    fs::write(s.path("a.html"), "v2 longer").unwrap();
+    let (_, paths, _) = tab.updated().await;
+    assert_eq!(paths, vec!["/a.html"]);
+}
