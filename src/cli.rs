@@ -39,6 +39,10 @@ pub struct Cli {
     #[arg(long = "proxy-ws", value_name = "HOST:PORT", env = "DEVSERVE_PROXY_WS")]
     pub proxy_ws: Option<String>,
 
+    /// Seconds a backend may take to start answering before devserve answers 504 [default: 60].
+    #[arg(long = "proxy-timeout", value_name = "SECS", env = "DEVSERVE_PROXY_TIMEOUT")]
+    pub proxy_timeout: Option<f64>,
+
     /// Extra path to watch; a change there reloads every tab. Repeatable.
     #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH", value_delimiter = ',')]
     pub watch: Vec<PathBuf>,

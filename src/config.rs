@@ -15,6 +15,8 @@ use crate::proxy::ProxyRule;
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long the files must be quiet before a batch is sent, unless `--debounce` says otherwise.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(10);
+/// How long a backend may take to start answering before devserve answers 504.
+pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which port to listen on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,7 @@ pub struct Config {
     /// `Some(interval)` forces the polling watcher.
     pub poll: Option<Duration>,
     pub proxies: Vec<ProxyRule>,
+    pub proxy_timeout: Duration,
     /// Extra names accepted in the Host header.
     pub allowed_hosts: Vec<String>,
 }
@@ -68,6 +71,7 @@ impl Config {
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
             proxies: Vec::new(),
+            proxy_timeout: DEFAULT_PROXY_TIMEOUT,
             allowed_hosts: Vec::new(),
         })
     }
@@ -104,6 +108,10 @@ impl Config {
         }
         if let Some(target) = &cli.proxy_ws {
             config.proxies.push(ProxyRule::parse_ws_shorthand(target)?);
+        }
+        if let Some(secs) = cli.proxy_timeout {
+            config.proxy_timeout =
+                Duration::try_from_secs_f64(secs.clamp(0.001, 86_400.0)).unwrap_or(DEFAULT_PROXY_TIMEOUT);
         }
         config.allowed_hosts = cli.allow_host.iter().map(|h| h.to_ascii_lowercase()).collect();
         Ok(config)

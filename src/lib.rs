@@ -110,6 +110,7 @@ pub async fn run(
         reload: config.reload,
         spa: config.spa,
         allowed_hosts,
+        proxy: proxy::Proxy::new(config.proxies.clone(), config.proxy_timeout),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });
@@ -122,7 +123,15 @@ pub async fn run(
             }
         });
     }
-    let served = axum::serve(listener, app)
+    for rule in &config.proxies {
+        tracing::info!(
+            "proxying {} → http://{}{}",
+            rule.prefix,
+            rule.target.authority(),
+            rule.target.path.as_deref().unwrap_or("")
+        );
+    }
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
     if let Err(e) = served {

@@ -1,7 +1,53 @@
-//! Forwarding to a backend: the `--proxy PREFIX=URL` rules and how a request path maps onto one.
+//! Forwarding to a backend: the `--proxy PREFIX=URL` rules, HTTP forwarding with streamed bodies,
+//! and WebSocket tunnels spliced byte for byte.
+//!
+//! HTTP goes through hyper-util's pooled client; a WebSocket upgrade gets a connection of its own,
+//! and once the backend answers `101` the two sockets are joined with `copy_bidirectional`, so
+//! subprotocols, extensions, binary frames and close codes pass untouched. `localhost` resolves to
+//! both `::1` and `127.0.0.1` and each is tried, so a backend listening on either one works.
+
+use std::future::Future;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tower::Service;
 
 use crate::error::StartError;
-use crate::server::RESERVED_PREFIX;
+use crate::files::{escape_html, html_page};
+use crate::inject::{inject, is_html, script_tag, wants_injection};
+use crate::server::{AppState, RESERVED_PREFIX};
+
+/// How long to wait for a backend to accept a connection (a refused one fails at once).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// HTML pages up to this size are buffered to inject the client; larger ones pass through.
+const INJECT_LIMIT: usize = 16 * 1024 * 1024;
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// One `--proxy` rule: requests under `prefix` go to `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +160,430 @@ impl ProxyRule {
         }
         out
     }
+}
+
+/// The proxy rules and the client that forwards to them.
+pub struct Proxy {
+    /// Longest prefix first, so the most specific rule wins.
+    rules: Vec<ProxyRule>,
+    connector: HttpConnector<LoopbackResolver>,
+    client: Client<HttpConnector<LoopbackResolver>, Body>,
+    /// How long a backend may take to start answering.
+    timeout: Duration,
+}
+
+impl Proxy {
+    pub fn new(mut rules: Vec<ProxyRule>, timeout: Duration) -> Self {
+        rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let mut connector = HttpConnector::new_with_resolver(LoopbackResolver(GaiResolver::new()));
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector.clone());
+        Proxy {
+            rules,
+            connector,
+            client,
+            timeout,
+        }
+    }
+
+    /// The rule a request path falls under, if any; devserve's own paths never do.
+    pub fn route(&self, path: &str) -> Option<&ProxyRule> {
+        if path.starts_with(RESERVED_PREFIX) {
+            return None;
+        }
+        self.rules.iter().find(|r| r.matches(path))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// Resolves `localhost` to both loopback addresses (IPv6 first, as Node ≥ 17 listens there) and
+/// everything else through the system resolver.
+#[derive(Clone)]
+pub struct LoopbackResolver(GaiResolver);
+
+type Addrs = std::vec::IntoIter<SocketAddr>;
+
+impl Service<Name> for LoopbackResolver {
+    type Response = Addrs;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Addrs, std::io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        if name.as_str().eq_ignore_ascii_case("localhost") {
+            let addrs = vec![
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            ];
+            return Box::pin(std::future::ready(Ok(addrs.into_iter())));
+        }
+        let fut = self.0.call(name);
+        Box::pin(async move { Ok(fut.await?.collect::<Vec<_>>().into_iter()) })
+    }
+}
+
+/// Forwards one request under `rule` and returns the backend's answer (or a 502/504 page).
+pub async fn forward(state: &AppState, rule: &ProxyRule, req: Request) -> Response {
+    let proxy = &state.proxy;
+    let (mut parts, body) = req.into_parts();
+    let page_headers = parts.headers.clone();
+    let upgrade = is_upgrade(&parts.headers);
+    let head = parts.method == Method::HEAD;
+    let injecting =
+        state.reload && !upgrade && parts.method == Method::GET && wants_injection(&parts.headers);
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let authority = rule.target.authority();
+    let path = rule.upstream_path(parts.uri.path(), parts.uri.query());
+
+    let headers = &mut parts.headers;
+    let original_host = headers.get(header::HOST).cloned();
+    strip_hop_by_hop(headers);
+    // Framing is hyper's to set from the body, so a request can never carry both.
+    headers.remove(header::CONTENT_LENGTH);
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(up) = page_headers.get(header::UPGRADE) {
+            headers.insert(header::UPGRADE, up.clone());
+        }
+    }
+    if let Ok(host) = HeaderValue::from_str(&authority) {
+        headers.insert(header::HOST, host);
+    }
+    set_forwarded(headers, client_ip, original_host);
+    if injecting {
+        // The page is read whole and injected: ask for it plain and whole, never a 304 for a
+        // copy that carries another run's token.
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        headers.remove(header::IF_NONE_MATCH);
+        headers.remove(header::IF_MODIFIED_SINCE);
+        headers.remove(header::RANGE);
+    }
+
+    if upgrade {
+        let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        let Ok(uri) = path.parse::<Uri>() else {
+            return bad_gateway(state, &page_headers, &authority, "bad path", head);
+        };
+        parts.uri = uri;
+        return tunnel(
+            state,
+            &authority,
+            Request::from_parts(parts, body),
+            on_client,
+            &page_headers,
+        )
+        .await;
+    }
+
+    let Ok(uri) = format!("http://{authority}{path}").parse::<Uri>() else {
+        return bad_gateway(state, &page_headers, &authority, "bad path", head);
+    };
+    parts.uri = uri;
+    parts.extensions = Default::default();
+    let upstream = Request::from_parts(parts, body);
+    let resp = match tokio::time::timeout(proxy.timeout, proxy.client.request(upstream)).await {
+        Err(_) => return gateway_timeout(state, &page_headers, &authority, proxy.timeout, head),
+        Ok(Err(e)) => {
+            let why = if e.is_connect() {
+                "connection refused".to_string()
+            } else {
+                root_cause(&e)
+            };
+            return bad_gateway(state, &page_headers, &authority, &why, head);
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let status = parts.status;
+    if injecting
+        && is_html(&parts.headers)
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+    {
+        return inject_response(state, parts, body).await;
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Reads a backend's HTML page (bounded), decodes it, adds the client, fixes the headers.
+async fn inject_response(
+    state: &AppState,
+    mut parts: axum::http::response::Parts,
+    body: hyper::body::Incoming,
+) -> Response {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > INJECT_LIMIT) {
+        return Response::from_parts(parts, Body::new(body));
+    }
+    let raw = match read_bounded(body, INJECT_LIMIT).await {
+        Ok(raw) => raw,
+        Err(Some(body)) => return Response::from_parts(parts, body),
+        Err(None) => return Response::from_parts(parts, Body::empty()),
+    };
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let Some(plain) = decode(encoding.as_deref(), &raw) else {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(raw.len()));
+        return Response::from_parts(parts, Body::from(raw));
+    };
+    let nonce = parts
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .and_then(csp_nonce);
+    let tag = match nonce {
+        Some(nonce) => script_tag(&state.token, Some(nonce)),
+        None => state.tag.clone(),
+    };
+    let page = inject(&plain, &tag);
+    let headers = &mut parts.headers;
+    headers.remove(header::CONTENT_ENCODING);
+    headers.remove(header::ETAG);
+    headers.remove(header::LAST_MODIFIED);
+    headers.remove(header::ACCEPT_RANGES);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(page.len()));
+    headers.append(header::VARY, HeaderValue::from_static("Sec-Fetch-Dest"));
+    Response::from_parts(parts, Body::from(page))
+}
+
+/// The whole body if it fits in `limit`; otherwise a body that replays what was read and streams
+/// the rest (`Err(Some)`), or `Err(None)` when the backend broke off.
+async fn read_bounded(mut body: hyper::body::Incoming, limit: usize) -> Result<Bytes, Option<Body>> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| None)?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() > limit {
+                let head =
+                    futures_util::stream::once(std::future::ready(Ok::<Bytes, hyper::Error>(buf.freeze())));
+                let rest = body.into_data_stream();
+                return Err(Some(Body::from_stream(head.chain(rest))));
+            }
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Decodes a page sent with `Content-Encoding`; `None` for an encoding devserve cannot read or a
+/// page that inflates past the limit (it is then passed on as it came).
+fn decode(encoding: Option<&str>, raw: &[u8]) -> Option<Vec<u8>> {
+    let limit = INJECT_LIMIT as u64 + 1;
+    let mut out = Vec::new();
+    let read = match encoding {
+        None | Some("") | Some("identity") => return Some(raw.to_vec()),
+        Some("gzip") | Some("x-gzip") => flate2::read::MultiGzDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out),
+        Some("deflate") => {
+            // "deflate" is zlib-wrapped by the spec, raw by some servers' habit.
+            let zlib = flate2::read::ZlibDecoder::new(raw)
+                .take(limit)
+                .read_to_end(&mut out);
+            if zlib.is_err() {
+                out.clear();
+                flate2::read::DeflateDecoder::new(raw)
+                    .take(limit)
+                    .read_to_end(&mut out)
+            } else {
+                zlib
+            }
+        }
+        Some("br") => brotli_decompressor::Decompressor::new(raw, 4096)
+            .take(limit)
+            .read_to_end(&mut out),
+        Some(_) => return None,
+    };
+    (read.is_ok() && out.len() as u64 <= INJECT_LIMIT as u64).then_some(out)
+}
+
+/// The nonce a page's CSP allows scripts by, so the injected tag may run too.
+fn csp_nonce(csp: &str) -> Option<&str> {
+    let start = csp.find("'nonce-")? + "'nonce-".len();
+    let end = csp[start..].find('\'')? + start;
+    Some(&csp[start..end])
+}
+
+/// Opens a connection of its own to the backend, passes the upgrade on, and on `101` splices the
+/// two sockets until either side closes or devserve shuts down.
+async fn tunnel(
+    state: &AppState,
+    authority: &str,
+    upstream: Request,
+    on_client: Option<hyper::upgrade::OnUpgrade>,
+    page_headers: &HeaderMap,
+) -> Response {
+    let Some(on_client) = on_client else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request: this connection cannot be upgraded\n",
+        );
+    };
+    let Ok(uri) = format!("http://{authority}/").parse::<Uri>() else {
+        return bad_gateway(state, page_headers, authority, "bad address", false);
+    };
+    let io = match state.proxy.connector.clone().call(uri).await {
+        Ok(io) => io,
+        Err(_) => return bad_gateway(state, page_headers, authority, "connection refused", false),
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(io).await {
+        Ok(pair) => pair,
+        Err(e) => return bad_gateway(state, page_headers, authority, &root_cause(&e), false),
+    };
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut resp = match tokio::time::timeout(state.proxy.timeout, sender.send_request(upstream)).await {
+        Err(_) => return gateway_timeout(state, page_headers, authority, state.proxy.timeout, false),
+        Ok(Err(e)) => return bad_gateway(state, page_headers, authority, &root_cause(&e), false),
+        Ok(Ok(resp)) => resp,
+    };
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        // The backend refused the upgrade: its answer goes back as it is.
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        return Response::from_parts(parts, Body::new(body));
+    }
+    let on_backend = hyper::upgrade::on(&mut resp);
+    let shutdown = state.shutdown.clone();
+    state.tracker.spawn(async move {
+        let (Ok(client), Ok(backend)) = tokio::join!(on_client, on_backend) else {
+            return;
+        };
+        let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut backend) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    });
+    let (parts, _) = resp.into_parts();
+    Response::from_parts(parts, Body::empty())
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+}
+
+/// Removes hop-by-hop headers, including any that `Connection` names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+fn set_forwarded(headers: &mut HeaderMap, client_ip: Option<IpAddr>, original_host: Option<HeaderValue>) {
+    if let Some(ip) = client_ip {
+        let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    if let Some(host) = original_host {
+        headers.insert("x-forwarded-host", host);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(text))
+        .unwrap_or_default()
+}
+
+fn bad_gateway(state: &AppState, headers: &HeaderMap, authority: &str, why: &str, head: bool) -> Response {
+    tracing::warn!("proxy: cannot reach the backend at {authority} ({why})");
+    let body = format!(
+        "<h1>502 — backend not reachable</h1>\n<p>devserve could not reach the backend at <code>{}</code> \
+         ({}). Is it running?</p>\n<p>This tab reloads by itself once it is back.</p>",
+        escape_html(authority),
+        escape_html(why)
+    );
+    html_page(
+        state,
+        headers,
+        StatusCode::BAD_GATEWAY,
+        "502 Bad Gateway",
+        &body,
+        head,
+    )
+}
+
+fn gateway_timeout(
+    state: &AppState,
+    headers: &HeaderMap,
+    authority: &str,
+    after: Duration,
+    head: bool,
+) -> Response {
+    tracing::warn!(
+        "proxy: the backend at {authority} did not answer within {} s",
+        after.as_secs_f32()
+    );
+    let body = format!(
+        "<h1>504 — backend did not answer</h1>\n<p>The backend at <code>{}</code> accepted the request \
+         but sent nothing for {} s (<code>--proxy-timeout</code>).</p>",
+        escape_html(authority),
+        after.as_secs_f32()
+    );
+    html_page(
+        state,
+        headers,
+        StatusCode::GATEWAY_TIMEOUT,
+        "504 Gateway Timeout",
+        &body,
+        head,
+    )
 }
 
 fn parse_target(url: &str) -> Result<Target, String> {
@@ -241,6 +711,46 @@ mod tests {
         assert!(!r.matches("/apix"));
         assert!(!r.matches("/ap"));
         assert!(ProxyRule::parse("/=http://h:1").unwrap().matches("/anything"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_including_those_named_in_connection() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive, x-secret".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        h.insert("accept", "*/*".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn pages_are_decoded_from_every_common_encoding() {
+        use std::io::Write;
+        let page = b"<html><head></head></html>".repeat(10);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&page).unwrap();
+        assert_eq!(decode(Some("gzip"), &gz.finish().unwrap()).unwrap(), page);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&page).unwrap();
+        assert_eq!(decode(Some("deflate"), &z.finish().unwrap()).unwrap(), page);
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        raw.write_all(&page).unwrap();
+        assert_eq!(decode(Some("deflate"), &raw.finish().unwrap()).unwrap(), page);
+        assert_eq!(decode(None, &page).unwrap(), page);
+        assert_eq!(decode(Some("zstd"), &page), None);
+    }
+
+    #[test]
+    fn csp_nonce_is_found() {
+        assert_eq!(
+            csp_nonce("default-src 'self'; script-src 'nonce-abc123' 'strict-dynamic'"),
+            Some("abc123")
+        );
+        assert_eq!(csp_nonce("script-src 'self'"), None);
     }
 
     #[test]

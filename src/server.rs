@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::proxy::Proxy;
 use crate::reload::Hub;
 
 /// Everything devserve answers itself lives under this prefix.
@@ -40,6 +42,8 @@ pub struct AppState {
     pub spa: bool,
     /// Names accepted in the Host header besides localhost and IP literals.
     pub allowed_hosts: Vec<String>,
+    /// `--proxy` rules and their client.
+    pub proxy: Proxy,
     pub shutdown: CancellationToken,
     /// Upgraded sockets, which axum's graceful shutdown does not wait for.
     pub tracker: TaskTracker,
@@ -54,13 +58,21 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route(WS_PATH, get(crate::reload::ws_handler));
     }
     app.route("/__devserve/{*rest}", any(reserved_not_found))
-        .fallback(crate::files::serve)
+        .fallback(fallback)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
         .layer(from_fn_with_state(state.clone(), crate::security::check_host))
         .with_state(state)
+}
+
+/// Everything that is not a reserved path: a proxy route, else a file.
+async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if let Some(rule) = state.proxy.route(req.uri().path()) {
+        return crate::proxy::forward(&state, rule, req).await;
+    }
+    crate::files::serve(State(state), req).await
 }
 
 async fn client_js() -> Response {

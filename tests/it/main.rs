@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod files;
 mod injection;
+mod proxy;
 mod reload;
 mod security;
 mod watching;
