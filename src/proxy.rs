@@ -63,7 +63,7 @@ pub struct Target {
     /// The host as written, without brackets (`localhost`, `::1`, `10.0.0.2`).
     pub host: String,
     pub port: u16,
-    /// `Some("/v1")` replaces the prefix; `None` keeps the request path as it is.
+    /// `Some("/v1")` replaces the prefix (`Some("")` strips it); `None` keeps the request path.
     pub path: Option<String>,
 }
 
@@ -639,9 +639,11 @@ fn parse_target(url: &str) -> Result<Target, String> {
             "`{url}` needs a host and a port, e.g. http://localhost:3000"
         ));
     }
-    let path = match path.trim_end_matches('/') {
-        "" => None,
-        p => Some(p.to_string()),
+    // No path keeps the request path; a path (even a lone `/`) replaces the prefix.
+    let path = if path.is_empty() {
+        None
+    } else {
+        Some(path.trim_end_matches('/').to_string())
     };
     Ok(Target {
         host: host.to_ascii_lowercase(),
@@ -760,5 +762,8 @@ mod tests {
         let swap = ProxyRule::parse("/api=http://h:1/v1").unwrap();
         assert_eq!(swap.upstream_path("/api/users", None), "/v1/users");
         assert_eq!(swap.upstream_path("/api", Some("q")), "/v1?q");
+        let strip = ProxyRule::parse("/api=http://h:1/").unwrap();
+        assert_eq!(strip.upstream_path("/api/users", None), "/users");
+        assert_eq!(strip.upstream_path("/api", None), "/");
     }
 }
