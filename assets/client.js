@@ -4,11 +4,16 @@
 // anything else reloads the page, keeping its scroll position. When the socket drops it probes the
 // server with backoff and reloads once when the server answers again (a restarted server has a new
 // token, so the page must be fetched anew).
+// It announces what it does as window events — devserve:connected, devserve:updated (detail: the
+// message) and devserve:swapped (detail: {paths}, once the new sheets have loaded) — for pages and
+// tests that want to react.
 (function () {
   "use strict";
   if (window.__devserve) return; // one client per document, even if injected twice
   var script = document.currentScript;
   var token = script && script.dataset ? script.dataset.token : "";
+  // The last batch this page already reflects; a newer one at connect time was missed in transit.
+  var pageSeq = script && script.dataset && script.dataset.seq !== undefined ? Number(script.dataset.seq) : NaN;
   var base = script && script.src ? new URL(script.src) : new URL(location.href);
   var wsUrl = new URL("/__devserve/ws", base);
   wsUrl.protocol = base.protocol === "https:" ? "wss:" : "ws:";
@@ -22,6 +27,10 @@
 
   function log(msg) {
     if (window.console && console.debug) console.debug("[devserve] " + msg);
+  }
+
+  function emit(name, detail) {
+    try { window.dispatchEvent(new CustomEvent(name, { detail: detail })); } catch (e) { /* old browser */ }
   }
 
   function reload(why) {
@@ -56,7 +65,7 @@
 
   // Swaps one <link rel=stylesheet>: the new sheet is inserted right after the old one and the old
   // one is removed only once the new one has loaded, so the page never shows unstyled content.
-  function swapLink(link, seq) {
+  function swapLink(link, seq, done) {
     if (link.__devserveNext) link.__devserveNext.remove(); // a swap still loading: replace it
     var url = new URL(link.href);
     url.searchParams.set("__devserve", String(seq));
@@ -64,12 +73,13 @@
     next.href = url.href;
     next.__devservePending = true;
     link.__devserveNext = next;
-    var done = false;
+    var finished = false;
     var finish = function () {
-      if (done) return;
-      done = true;
+      if (finished) return;
+      finished = true;
       next.__devservePending = false;
       if (link.parentNode) link.remove();
+      done();
     };
     next.addEventListener("load", finish);
     next.addEventListener("error", finish);
@@ -87,7 +97,10 @@
     });
     // No direct match: the sheet is probably @imported by another, so refresh them all.
     var targets = matched.length ? matched : links;
-    targets.forEach(function (l) { swapLink(l, seq); });
+    var left = targets.length;
+    var one = function () { if (--left === 0) emit("devserve:swapped", { paths: paths }); };
+    if (!left) emit("devserve:swapped", { paths: paths });
+    targets.forEach(function (l) { swapLink(l, seq, one); });
     log("swapped " + targets.length + " stylesheet(s): " + paths.join(", "));
   }
 
@@ -100,12 +113,18 @@
         reload("reconnected to " + (msg.server || "devserve"));
         return;
       }
+      if (typeof msg.seq === "number" && msg.seq > pageSeq) {
+        reload("files changed while this page was loading");
+        return;
+      }
       state.wasConnected = true;
       state.delay = MIN_DELAY;
       log("connected (" + msg.server + ")");
+      emit("devserve:connected", msg);
     } else if (msg.type === "updated") {
       state.seq = msg.seq || state.seq + 1;
       var paths = Array.isArray(msg.paths) ? msg.paths : [];
+      emit("devserve:updated", msg);
       if (msg.reload === false && paths.length) swapStylesheets(paths, state.seq);
       else reload(paths.join(", ") || "files changed");
     }

@@ -7,6 +7,8 @@
 //!     cargo bench --bench save_latency            # N = 50
 //!     cargo bench --bench save_latency -- 200     # N = 200
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;

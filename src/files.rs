@@ -203,7 +203,7 @@ async fn serve_file(
             return not_found(state, headers, "", head);
         };
         if injecting {
-            bytes = inject(&bytes, &state.tag);
+            bytes = inject(&bytes, &state.tag(None));
         }
         let etag = content_etag(&bytes, injecting.then_some(state.token.as_str()));
         let mut builder = Response::builder()
@@ -419,7 +419,7 @@ pub fn html_page(
         title = escape_html(title)
     );
     let bytes = if state.reload && wants_injection(headers) {
-        inject(page.as_bytes(), &state.tag)
+        inject(page.as_bytes(), &state.tag(None))
     } else {
         page.into_bytes()
     };
@@ -474,7 +474,8 @@ async fn listing(state: &AppState, headers: &HeaderMap, dir: &Path, url_path: &s
         body.push_str("<li><a class=\"dir\" href=\"../\">../</a></li>\n");
     }
     for (is_file, name) in &entries {
-        let href: String = percent_encoding::utf8_percent_encode(name, PATH_SEGMENT).collect();
+        // Percent-encoded as a URL path, then escaped as an attribute: `a&amp;b.txt` stays literal.
+        let href = escape_html(&percent_encoding::utf8_percent_encode(name, PATH_SEGMENT).to_string());
         let slash = if *is_file { "" } else { "/" };
         let class = if *is_file { "file" } else { "dir" };
         body.push_str(&format!(

@@ -9,8 +9,10 @@ use axum::http::{header, HeaderMap};
 use crate::server::CLIENT_JS_PATH;
 
 /// The tag added to every page: an external script, so `script-src 'self'` pages still reload.
-pub fn script_tag(token: &str, nonce: Option<&str>) -> Vec<u8> {
-    let mut tag = format!(r#"<script src="{CLIENT_JS_PATH}" data-token="{token}""#);
+/// `seq` is the last batch the page already reflects: a client that connects later and hears of a
+/// newer one knows it missed a change while loading.
+pub fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> {
+    let mut tag = format!(r#"<script src="{CLIENT_JS_PATH}" data-token="{token}" data-seq="{seq}""#);
     if let Some(nonce) = nonce {
         // A nonce is base64 by the CSP grammar; anything else is dropped rather than escaped.
         if nonce
@@ -131,9 +133,9 @@ mod tests {
 
     #[test]
     fn nonce_is_copied_only_when_well_formed() {
-        let tag = String::from_utf8(script_tag("tok", Some("abc123=="))).unwrap();
+        let tag = String::from_utf8(script_tag("tok", 0, Some("abc123=="))).unwrap();
         assert!(tag.contains(r#"nonce="abc123==""#));
-        let tag = String::from_utf8(script_tag("tok", Some("\"><img"))).unwrap();
+        let tag = String::from_utf8(script_tag("tok", 0, Some("\"><img"))).unwrap();
         assert!(!tag.contains("nonce"));
     }
 

@@ -104,7 +104,6 @@ pub async fn run(
     allowed_hosts.extend(config.host_name.clone());
     let state = Arc::new(server::AppState {
         root: config.root.clone(),
-        tag: inject::script_tag(&token, None),
         token,
         hub,
         reload: config.reload,

@@ -36,35 +36,38 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = devserve::bind(&config).await?;
         let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        cancel_on_signal(shutdown.clone())?;
+        let listener = devserve::bind(&config).await?;
         devserve::run(config, listener, shutdown).await?;
         Ok(())
     })
 }
 
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on Ctrl-C or SIGTERM. The handlers are registered before this returns, so a
+/// signal that arrives as soon as the URL is printed is still a graceful stop.
+fn cancel_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                shutdown.cancel();
-                return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        });
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    Ok(())
 }
 
 fn init_tracing(quiet: bool, verbose: u8) {
@@ -77,6 +80,7 @@ fn init_tracing(quiet: bool, verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .with_writer(std::io::stderr)

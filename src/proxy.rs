@@ -29,7 +29,7 @@ use tower::Service;
 
 use crate::error::StartError;
 use crate::files::{escape_html, html_page};
-use crate::inject::{inject, is_html, script_tag, wants_injection};
+use crate::inject::{inject, is_html, wants_injection};
 use crate::server::{AppState, RESERVED_PREFIX};
 
 /// How long to wait for a backend to accept a connection (a refused one fails at once).
@@ -354,11 +354,7 @@ async fn inject_response(
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .and_then(csp_nonce);
-    let tag = match nonce {
-        Some(nonce) => script_tag(&state.token, Some(nonce)),
-        None => state.tag.clone(),
-    };
-    let page = inject(&plain, &tag);
+    let page = inject(&plain, &state.tag(nonce));
     let headers = &mut parts.headers;
     headers.remove(header::CONTENT_ENCODING);
     headers.remove(header::ETAG);

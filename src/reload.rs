@@ -25,8 +25,14 @@ pub const PROTOCOL: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMessage {
-    /// The first frame on every connection; sent once the watcher is ready.
-    Connected { protocol: u32, server: String },
+    /// The first frame on every connection; sent once the watcher is ready. `seq` (an extension)
+    /// is the last batch sent so far, to compare with the `data-seq` of the page's tag.
+    Connected {
+        protocol: u32,
+        server: String,
+        #[serde(default)]
+        seq: u64,
+    },
     /// One batch of changes.
     Updated {
         seq: u64,
@@ -38,8 +44,9 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    fn connected() -> Self {
+    fn connected(seq: u64) -> Self {
         ServerMessage::Connected {
+            seq,
             protocol: PROTOCOL,
             server: format!("devserve {}", env!("CARGO_PKG_VERSION")),
         }
@@ -88,6 +95,11 @@ impl Hub {
             Ok(text) => self.tx.send(Arc::from(text)).unwrap_or(0),
             Err(_) => 0,
         }
+    }
+
+    /// The seq of the last batch published (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
     }
 
     /// Marks the watcher as ready: sockets waiting to say `connected` go ahead.
@@ -150,16 +162,18 @@ pub async fn ws_handler(
     let ready = state.hub.ready_tx.subscribe();
     let shutdown = state.shutdown.clone();
     let tracker = state.tracker.clone();
+    let hub = state.hub.clone();
     upgrade
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| async move {
-            tracker.spawn(serve_socket(socket, rx, ready, shutdown));
+            tracker.spawn(serve_socket(socket, hub, rx, ready, shutdown));
         })
 }
 
 async fn serve_socket(
     mut socket: WebSocket,
+    hub: Arc<Hub>,
     mut rx: broadcast::Receiver<Arc<str>>,
     mut ready: watch::Receiver<bool>,
     shutdown: tokio_util::sync::CancellationToken,
@@ -169,7 +183,8 @@ async fn serve_socket(
         _ = shutdown.cancelled() => return,
         res = ready.wait_for(|r| *r) => if res.is_err() { return },
     }
-    let Ok(hello) = serde_json::to_string(&ServerMessage::connected()) else {
+    // Read after subscribing: a batch published in between is both counted here and delivered.
+    let Ok(hello) = serde_json::to_string(&ServerMessage::connected(hub.seq())) else {
         return;
     };
     if socket.send(WsMessage::Text(hello.into())).await.is_err() {
@@ -225,7 +240,7 @@ mod tests {
 
     #[test]
     fn messages_have_the_contract_shape() {
-        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected()).unwrap();
+        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0)).unwrap();
         assert_eq!(v["type"], "connected");
         assert_eq!(v["protocol"], 1);
         let u = ServerMessage::Updated {

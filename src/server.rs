@@ -34,8 +34,6 @@ pub struct AppState {
     pub root: PathBuf,
     /// The reload socket's token, carried by the injected tag.
     pub token: String,
-    /// The tag itself, made once.
-    pub tag: Vec<u8>,
     pub hub: Arc<Hub>,
     /// Inject and accept reload sockets (false with `--no-reload`).
     pub reload: bool,
@@ -47,6 +45,13 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Upgraded sockets, which axum's graceful shutdown does not wait for.
     pub tracker: TaskTracker,
+}
+
+impl AppState {
+    /// The tag to inject into a page served now.
+    pub fn tag(&self, nonce: Option<&str>) -> Vec<u8> {
+        crate::inject::script_tag(&self.token, self.hub.seq(), nonce)
+    }
 }
 
 /// The whole application, without a socket: tests can drive it with `tower::ServiceExt::oneshot`.

@@ -42,6 +42,8 @@ struct Seen {
     created: bool,
     /// Created or moved in: a folder that arrived needs watches.
     arrived: bool,
+    /// A folder already walked and watched when its event came in.
+    walked: bool,
 }
 
 /// Decides which paths are noise: hidden and default-skipped names, editor temporaries,
@@ -293,7 +295,8 @@ fn start_watching(
         Some(interval) => format!("polling every {} ms", interval.as_millis()),
         None => "OS events".to_string(),
     };
-    tracing::debug!("watching {count} folders ({mode})");
+    let folders = if count == 1 { "folder" } else { "folders" };
+    tracing::debug!("watching {count} {folders} ({mode})");
     Ok(watching)
 }
 
@@ -421,7 +424,7 @@ impl Watching {
             if is_dir {
                 // A folder that merely had entries change speaks through those entries; one that
                 // arrived is watched, and its files count as changed.
-                if seen.arrived {
+                if seen.arrived && !seen.walked {
                     let mut found = Vec::new();
                     self.watch_tree(&path, Some(&mut found));
                     changed.extend(found.into_iter().map(|f| {
@@ -518,16 +521,36 @@ fn record(pending: &mut BTreeMap<PathBuf, Seen>, watching: &Watching, kind: Even
     if path != watching.root && watching.base_of(&path).is_none() {
         return; // a neighbour of ROOT, seen through the parent's watch
     }
-    let seen = pending.entry(path).or_default();
-    match kind {
-        EventKind::Create(_) => {
-            seen.created = true;
-            seen.arrived = true;
-        }
-        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both | RenameMode::Any)) => {
-            seen.arrived = true;
-        }
-        _ => {}
+    let arrived = matches!(
+        kind,
+        EventKind::Create(_)
+            | EventKind::Modify(ModifyKind::Name(
+                RenameMode::To | RenameMode::Both | RenameMode::Any
+            ))
+    );
+    let seen = pending.entry(path.clone()).or_default();
+    seen.created |= matches!(kind, EventKind::Create(_));
+    seen.arrived |= arrived;
+    if !arrived || seen.walked || path == watching.root {
+        return;
+    }
+    // A folder that arrived is watched at once, before the batch settles: files written into it
+    // from now on raise events of their own, and those already there are collected by the walk.
+    // Waiting for the settle would let a burst into a new folder look quiet and split in two.
+    let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+    let ignored = watching
+        .base_of(&path)
+        .is_some_and(|base| watching.ignorer.ignored(base, &path, true));
+    if !is_dir || ignored {
+        return;
+    }
+    seen.walked = true;
+    let mut found = Vec::new();
+    watching.watch_tree(&path, Some(&mut found));
+    for file in found {
+        let seen = pending.entry(file).or_default();
+        seen.created = true;
+        seen.arrived = true;
     }
 }
 

@@ -160,6 +160,7 @@ async fn folder_without_index_is_listed_with_the_client() {
         std::fs::create_dir_all(root.join("sub/inner")).unwrap();
         std::fs::write(root.join("sub/a b.txt"), "x").unwrap();
         std::fs::write(root.join("sub/<b>.txt"), "x").unwrap();
+        std::fs::write(root.join("sub/a&amp;b.txt"), "amp").unwrap();
         std::fs::write(root.join("sub/.secret"), "x").unwrap();
     })
     .await;
@@ -173,6 +174,9 @@ async fn folder_without_index_is_listed_with_the_client() {
     assert!(body.contains(r#"href="./a%20b.txt""#), "{body}");
     assert!(body.contains(r#"href="./inner/""#));
     assert!(body.contains("&lt;b&gt;.txt"));
+    // Regression: an `&` in a name was left as is in the href, so the browser decoded `&amp;`.
+    assert!(body.contains(r#"href="./a&amp;amp;b.txt""#), "{body}");
+    assert_eq!(s.get("/sub/a&amp;b.txt").await.text().await.unwrap(), "amp");
     assert!(!body.contains("<b>.txt"));
     assert!(!body.contains(".secret"));
     assert!(body.contains(r#"<script src="/__devserve/client.js" data-token=""#));

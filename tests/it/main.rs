@@ -4,6 +4,11 @@
 
 mod support;
 
+/// The chat example's backend, served by the tests on port 0.
+#[path = "../../examples/chat/server.rs"]
+mod chat;
+
+mod browser;
 mod cli;
 mod files;
 mod injection;

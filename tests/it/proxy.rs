@@ -1,7 +1,6 @@
 //! Forwarding to real backends on port 0: WebSocket tunnels, streamed bodies, headers, injection,
 //! failures, and the chat example through devserve.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -15,57 +14,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{client, TestServer, WAIT};
+use crate::support::{client, Backend, TestServer, WAIT};
 
-#[path = "../../examples/chat/server.rs"]
-mod chat;
-
-/// A backend in a runtime of its own: dropping it kills every connection at once, as a crashed
-/// process would.
-struct Backend {
-    addr: SocketAddr,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Backend {
-    async fn start(app: Router) -> Self {
-        Self::start_on(app, 0).await
-    }
-
-    async fn start_on(app: Router, port: u16) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        runtime.spawn(async move {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.set_reuseaddr(true).unwrap();
-            socket.bind(([127, 0, 0, 1], port).into()).unwrap();
-            let listener = socket.listen(128).unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await
-        });
-        let addr = rx.await.expect("backend bound");
-        Backend {
-            addr,
-            runtime: Some(runtime),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use crate::chat;
 
 fn test_backend() -> Router {
     Router::new()

@@ -18,6 +18,29 @@ async fn connected_first_then_updated_after_a_save() {
     assert_eq!(seq, 2, "seq grows by one per batch");
 }
 
+/// Regression: a save that landed between a page being served and its client connecting was lost
+/// (the tab kept the old page). The tag says which batch the page reflects; `connected` says the
+/// latest, so the client can tell it missed one.
+#[tokio::test]
+async fn tab_connecting_after_a_change_learns_it_missed_one() {
+    let s = TestServer::start_with(&[], |root| std::fs::write(root.join("index.html"), "v1").unwrap()).await;
+    let page = s.get("/").await.text().await.unwrap();
+    assert!(page.contains("data-seq=\"0\""), "{page}");
+    let mut early = s.tab().await;
+    s.write("index.html", "v2");
+    early.updated().await;
+    let token = s.token().await;
+    let url = format!("ws://{}/__devserve/ws?token={token}", s.addr);
+    let (mut late, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let hello = futures_util::StreamExt::next(&mut late).await.unwrap().unwrap();
+    let hello: ServerMessage = serde_json::from_str(hello.to_text().unwrap()).unwrap();
+    assert!(
+        matches!(hello, ServerMessage::Connected { seq: 1, .. }),
+        "{hello:?}"
+    );
+    assert!(s.get("/").await.text().await.unwrap().contains("data-seq=\"1\""));
+}
+
 #[tokio::test]
 async fn css_only_change_is_swapped_not_reloaded() {
     let s = TestServer::start_with(&[], |root| {

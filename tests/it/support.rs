@@ -23,6 +23,53 @@ use tokio_util::sync::CancellationToken;
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// A backend in a runtime of its own: dropping it kills every connection at once, as a crashed
+/// process would.
+pub struct Backend {
+    pub addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Backend {
+    pub async fn start(app: axum::Router) -> Self {
+        Self::start_on(app, 0).await
+    }
+
+    pub async fn start_on(app: axum::Router, port: u16) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_reuseaddr(true).unwrap();
+            socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+            let listener = socket.listen(128).unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await
+        });
+        let addr = rx.await.expect("backend bound");
+        Backend {
+            addr,
+            runtime: Some(runtime),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A devserve running in this process, stopped on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -31,6 +78,7 @@ pub struct TestServer {
     pub root: PathBuf,
     pub shutdown: CancellationToken,
     pub handle: Option<JoinHandle<Result<(), devserve::StartError>>>,
+    config: Config,
 }
 
 impl TestServer {
@@ -54,16 +102,37 @@ impl TestServer {
 
     pub async fn run(config: Config, dir: tempfile::TempDir, root: PathBuf) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(config, dir, root, listener)
+    }
+
+    fn serve(
+        config: Config,
+        dir: tempfile::TempDir,
+        root: PathBuf,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(devserve::run(config, listener, shutdown.clone()));
+        let handle = tokio::spawn(devserve::run(config.clone(), listener, shutdown.clone()));
         TestServer {
             addr,
             dir,
             root,
             shutdown,
             handle: Some(handle),
+            config,
         }
+    }
+
+    /// Stops this server and starts a new one (a new token) on the same port over the same ROOT,
+    /// as a developer restarting devserve would.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("the same port again");
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::serve(self.config.clone(), dir, self.root.clone(), listener)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -103,7 +172,7 @@ impl TestServer {
             .expect("reload socket accepted");
         let mut tab = Tab { ws };
         match tab.next().await {
-            ServerMessage::Connected { protocol, server } => {
+            ServerMessage::Connected { protocol, server, .. } => {
                 assert_eq!(protocol, 1);
                 assert!(server.starts_with("devserve "), "{server}");
             }

@@ -1,0 +1,448 @@
+//! End-to-end in headless Chromium: the injected client as a person sees it.
+//!
+//! One browser serves the whole test binary (a page per test). It is Debian's Chromium at
+//! `/usr/bin/chromium`, or `$CHROME`. Without it these tests skip with a loud line — except under
+//! `CI=true`, where a missing browser fails them.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
+use chromiumoxide::listeners::EventStream;
+use chromiumoxide::{Browser, BrowserConfig, Page};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::support::{Backend, TestServer, WAIT};
+
+use crate::chat;
+
+static BROWSER: OnceLock<Option<Browser>> = OnceLock::new();
+static CHROMIUM_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The shared browser, launched on first use; `None` (after a loud line) when Chromium is missing
+/// outside CI.
+fn browser() -> Option<&'static Browser> {
+    BROWSER.get_or_init(launch).as_ref()
+}
+
+fn launch() -> Option<Browser> {
+    let chrome = std::env::var_os("CHROME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !chrome.exists() {
+        let msg = format!(
+            "Chromium not found at {} (set CHROME, or `apt-get install -y chromium`)",
+            chrome.display()
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}: browser tests cannot be skipped under CI=true");
+        }
+        eprintln!("\n!!!!!! SKIPPING BROWSER TESTS: {msg} !!!!!!\n");
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap().keep();
+    let config = BrowserConfig::builder()
+        .chrome_executable(&chrome)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(&profile)
+        .args([
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+        ])
+        .launch_timeout(Duration::from_secs(30))
+        .request_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The browser's event loop lives on a thread and runtime of its own, so it outlives any one
+    // test's runtime.
+    std::thread::Builder::new()
+        .name("chromium".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let (mut browser, mut handler) = Browser::launch(config).await.expect("Chromium starts");
+                if let Some(pid) = browser.get_mut_child().and_then(|c| c.as_mut_inner().id()) {
+                    CHROMIUM_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
+                    unsafe { libc::atexit(kill_chromium) };
+                }
+                tx.send(browser).unwrap();
+                while handler.next().await.is_some() {}
+            });
+        })
+        .unwrap();
+    Some(
+        rx.recv_timeout(Duration::from_secs(40))
+            .expect("Chromium launched in time"),
+    )
+}
+
+/// At exit, the shared browser goes with the test binary.
+extern "C" fn kill_chromium() {
+    let pid = CHROMIUM_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if pid != 0 {
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+}
+
+/// One page, with the stream of its document loads.
+struct Tab {
+    page: Page,
+    loads: EventStream<EventLoadEventFired>,
+}
+
+impl Tab {
+    /// Opens `path` and waits until the page has loaded and its client is connected.
+    async fn open(server: &TestServer, path: &str) -> Option<Tab> {
+        let browser = browser()?;
+        let page = browser.new_page("about:blank").await.unwrap();
+        let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
+        let mut tab = Tab { page, loads };
+        tab.page.goto(server.url(path)).await.unwrap();
+        tab.next_load().await;
+        tab.connected().await;
+        Some(tab)
+    }
+
+    /// Waits for the next document load event.
+    async fn next_load(&mut self) {
+        tokio::time::timeout(WAIT, self.loads.next())
+            .await
+            .expect("the page loads in time")
+            .expect("load events");
+    }
+
+    /// True when a load event has happened that no one has waited for yet.
+    fn loaded_since(&mut self) -> bool {
+        futures_util::FutureExt::now_or_never(self.loads.next()).is_some()
+    }
+
+    /// Waits until the page's client says it is connected.
+    async fn connected(&self) {
+        let ok: bool = self
+            .eval(
+                "async () => window.__devserve && window.__devserve.wasConnected ? true : \
+                 await new Promise(r => addEventListener('devserve:connected', () => r(true), { once: true }))",
+            )
+            .await;
+        assert!(ok);
+    }
+
+    async fn eval<T: DeserializeOwned>(&self, js: &str) -> T {
+        let res = tokio::time::timeout(WAIT, self.page.evaluate_function(js))
+            .await
+            .unwrap_or_else(|_| panic!("evaluated in time: {js}"))
+            .unwrap_or_else(|e| panic!("evaluate {js}: {e}"));
+        res.into_value().unwrap_or_else(|e| panic!("value of {js}: {e}"))
+    }
+
+    /// Starts waiting for a window event now; `.await` the returned JS later with [`Tab::eval`].
+    async fn arm(&self, event: &str) {
+        let js = format!(
+            "async () => {{ window.__armed = new Promise(r => addEventListener('{event}', e => r(e.detail || true), {{ once: true }})); return true; }}"
+        );
+        let _: bool = self.eval(&js).await;
+    }
+
+    async fn armed(&self) {
+        let _: serde_json::Value = self.eval("async () => await window.__armed").await;
+    }
+
+    async fn text(&self) -> String {
+        self.eval("() => document.body ? document.body.innerText : ''")
+            .await
+    }
+
+    async fn close(self) {
+        let _ = self.page.close().await;
+    }
+}
+
+/// A page that counts its own loads in sessionStorage.
+fn counted_page(body: &str) -> String {
+    format!(
+        "<!doctype html><html><head><title>t</title>\
+         <script>sessionStorage.loads = String((+sessionStorage.loads || 0) + 1)</script></head>\
+         <body>{body}</body></html>"
+    )
+}
+
+#[tokio::test]
+async fn html_save_loads_the_new_document_once() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    s.write("index.html", counted_page("<p>v2</p>"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v2");
+    // A later save reloads again, and no reload happened in between.
+    tab.connected().await;
+    s.write("index.html", counted_page("<p>v3</p>"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v3");
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "3");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn stylesheet_save_restyles_without_navigation_or_unstyled_flash() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("a.css"), "h1 { color: rgb(255, 0, 0); }").unwrap();
+        std::fs::write(root.join("b.css"), "h1 { font-size: 20px; }").unwrap();
+        std::fs::write(
+            root.join("index.html"),
+            "<!doctype html><html><head><link rel=stylesheet href=a.css><link rel=stylesheet href=b.css></head>\
+             <body><h1>styled</h1></body></html>",
+        )
+        .unwrap();
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    // Record, at each removal of a stylesheet link, whether its replacement had already loaded.
+    let _: bool = tab
+        .eval(
+            "() => { window.__mark = 'kept'; window.__flash = []; \
+             new MutationObserver(ms => ms.forEach(m => m.removedNodes.forEach(n => { \
+               if (n.tagName === 'LINK') { \
+                 const next = [...document.querySelectorAll('link')].find(l => l.href.includes('__devserve')); \
+                 window.__flash.push(!!(next && next.sheet)); } }))) \
+             .observe(document.head, { childList: true }); return true; }",
+        )
+        .await;
+    let before: String = tab
+        .eval("() => getComputedStyle(document.querySelector('h1')).color")
+        .await;
+    assert_eq!(before, "rgb(255, 0, 0)");
+    tab.arm("devserve:swapped").await;
+    s.write("a.css", "h1 { color: rgb(0, 0, 255); }");
+    tab.armed().await;
+    let after: String = tab
+        .eval("() => getComputedStyle(document.querySelector('h1')).color")
+        .await;
+    assert_eq!(after, "rgb(0, 0, 255)");
+    let mark: String = tab.eval("() => window.__mark").await;
+    assert_eq!(mark, "kept", "the document is the same one");
+    assert!(!tab.loaded_since(), "no navigation");
+    let flash: Vec<bool> = tab.eval("() => window.__flash").await;
+    assert_eq!(
+        flash,
+        vec![true],
+        "the old sheet went only after the new one had loaded"
+    );
+    let links: Vec<String> = tab
+        .eval("() => [...document.querySelectorAll('link[rel=stylesheet]')].map(l => new URL(l.href).pathname + new URL(l.href).search)")
+        .await;
+    assert_eq!(links.len(), 2);
+    assert!(links[0].starts_with("/a.css?__devserve="), "{links:?}");
+    assert_eq!(
+        links[1], "/b.css",
+        "only the changed sheet is swapped, order kept"
+    );
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn atomic_save_reloads_once_into_the_new_content() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("index.html"), counted_page("<p>old</p>")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let tmp = s.path("index.html.tmp.4242");
+    std::fs::write(&tmp, counted_page("<p>new</p>")).unwrap();
+    std::fs::rename(&tmp, s.path("index.html")).unwrap();
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "new");
+    tab.connected().await;
+    s.write("index.html", counted_page("<p>next</p>"));
+    tab.next_load().await;
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "3", "one reload per save");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn burst_of_300_files_is_exactly_one_reload() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    std::fs::create_dir(s.path("gen")).unwrap();
+    for i in 0..300 {
+        std::fs::write(s.path(&format!("gen/{i}.js")), format!("// {i}")).unwrap();
+    }
+    tab.next_load().await;
+    tab.connected().await;
+    s.write("index.html", counted_page("<p>after</p>"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "after");
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "3", "the burst reloaded once, the later save once");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn page_that_does_not_exist_yet_appears_when_created() {
+    let s = TestServer::start(&[]).await;
+    let Some(mut tab) = Tab::open(&s, "/later.html").await else {
+        return;
+    };
+    assert!(tab.text().await.contains("404"));
+    s.write("later.html", "<p>here now</p>");
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "here now");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn restarted_server_reloads_the_tab_once_without_a_loop() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let s = s.restart().await;
+    tab.next_load().await;
+    tab.connected().await;
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "2", "reconnected and reloaded once");
+    // The new page works with the new server: a save reloads it once more, and only once.
+    s.write("index.html", counted_page("<p>v2</p>"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v2");
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "3");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn scroll_position_survives_a_reload() {
+    let long: String = (0..300).map(|i| format!("<p>paragraph {i}</p>")).collect();
+    let page = format!("<!doctype html><html><head></head><body>{long}</body></html>");
+    let s = TestServer::start_with(&[], |root| std::fs::write(root.join("long.html"), &page).unwrap()).await;
+    let Some(mut tab) = Tab::open(&s, "/long.html").await else {
+        return;
+    };
+    let y: f64 = tab.eval("() => { scrollTo(0, 2000); return scrollY; }").await;
+    assert!(y > 1900.0, "the page scrolls: {y}");
+    s.write("long.html", page.replace("paragraph 0<", "first paragraph<"));
+    tab.next_load().await;
+    let y: f64 = tab
+        .eval("async () => { if (document.readyState !== 'complete') await new Promise(r => addEventListener('load', r)); return scrollY; }")
+        .await;
+    assert!((y - 2000.0).abs() < 50.0, "scroll restored near 2000, got {y}");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn page_with_a_strict_csp_still_reloads() {
+    let page = |v: &str| {
+        format!(
+            "<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'self'\">\
+             </head><body><p>{v}</p></body></html>"
+        )
+    };
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("index.html"), page("v1")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    s.write("index.html", page("v2"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v2");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
+    let backend = Backend::start(chat::app()).await;
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
+    let s = TestServer::start_with(
+        &["--proxy-ws", &format!("localhost:{}", backend.addr.port())],
+        |root| {
+            for entry in std::fs::read_dir(&site).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
+            }
+        },
+    )
+    .await;
+    let Some(mut ann) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let Some(mut bob) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let join = |name: &str| {
+        format!(
+            "() => {{ document.getElementById('name').value = '{name}'; document.getElementById('room').value = 'dev'; \
+             document.getElementById('join').requestSubmit(); return true; }}"
+        )
+    };
+    let wait_for_line = |text: &str| {
+        format!(
+            "async () => {{ const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
+             if (!has()) await new Promise(r => new MutationObserver((_, o) => {{ if (has()) {{ o.disconnect(); r(); }} }}) \
+               .observe(document.getElementById('log'), {{ childList: true }})); return true; }}"
+        )
+    };
+    let _: bool = ann.eval(&join("ann")).await;
+    let _: bool = ann.eval(&wait_for_line("ann joined \"dev\".")).await;
+    let _: bool = bob.eval(&join("bob")).await;
+    let _: bool = ann.eval(&wait_for_line("bob joined \"dev\".")).await;
+    let say = |text: &str| {
+        format!(
+            "() => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); return true; }}"
+        )
+    };
+    let _: bool = ann.eval(&say("<b>hello</b> bob")).await;
+    let _: bool = bob.eval(&wait_for_line("<b>hello</b> bob")).await;
+    let bold: bool = bob.eval("() => !!document.querySelector('#log b')").await;
+    assert!(!bold, "chat text is shown as text, never as HTML");
+
+    // Restyle both tabs: no reload, and the chat sockets stay up.
+    ann.arm("devserve:swapped").await;
+    bob.arm("devserve:swapped").await;
+    let css = std::fs::read_to_string(s.path("chat.css")).unwrap();
+    s.write("chat.css", format!("{css}\nh1 {{ color: rgb(1, 2, 3); }}\n"));
+    ann.armed().await;
+    bob.armed().await;
+    for tab in [&mut ann, &mut bob] {
+        let color: String = tab
+            .eval("() => getComputedStyle(document.querySelector('h1')).color")
+            .await;
+        assert_eq!(color, "rgb(1, 2, 3)");
+        assert!(!tab.loaded_since(), "restyled in place");
+    }
+    let _: bool = bob.eval(&say("still connected")).await;
+    let _: bool = ann.eval(&wait_for_line("still connected")).await;
+    ann.close().await;
+    bob.close().await;
+}
