@@ -32,6 +32,20 @@ const BATCH_CAP: Duration = Duration::from_millis(300);
 /// Raw events in flight between notify's thread and the batcher; past this, the batch is a
 /// full reload (as after an inotify queue overflow).
 const QUEUE: usize = 8192;
+/// A batch whose first change comes this soon after the previous batch went out, naming a file
+/// that batch named too, looks like a build writing into the served folder on every reload.
+const LOOP_GAP: Duration = Duration::from_secs(1);
+/// That many such batches in a row and the loop guard steps in.
+const LOOP_STREAK: u32 = 5;
+/// While it does, batches go out at most this often.
+const LOOP_INTERVAL: Duration = Duration::from_secs(1);
+/// File systems that give no inotify events for changes made elsewhere (the host, the network).
+const EVENTLESS_FS: &[&str] = &[
+    "9p", "drvfs", "nfs", "nfs4", "cifs", "smb3", "smbfs", "vboxsf", "fuse", "fuseblk",
+];
+/// How often to poll when devserve chooses polling by itself.
+const AUTO_POLL: Duration = Duration::from_millis(300);
+
 /// Folder names never watched, wherever they are.
 const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "__pycache__"];
 
@@ -266,6 +280,17 @@ fn start_watching(
         .map(Backend::Poll)
         .map_err(notify::Error::io)
     };
+    let mut poll = poll;
+    if poll.is_none() {
+        if let Some(fs) = eventless_fs_of(&root) {
+            tracing::info!(
+                "{} is on a {fs} file system, which sends no change events: polling every {} ms (--poll MS to change)",
+                root.display(),
+                AUTO_POLL.as_millis()
+            );
+            poll = Some(AUTO_POLL);
+        }
+    }
     let backend = match poll {
         Some(interval) => poller(interval)?,
         None => Backend::Os(notify::recommended_watcher(handler.clone())?),
@@ -279,9 +304,8 @@ fn start_watching(
         out_of_watches: AtomicBool::new(false),
     };
     let mut count = watching.watch_all();
-    let mut poll = poll;
     if watching.out_of_watches.load(Ordering::Relaxed) {
-        let interval = Duration::from_millis(300);
+        let interval = AUTO_POLL;
         tracing::warn!(
             "the OS ran out of file watches (inotify): polling every {} ms instead. \
              To raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
@@ -344,7 +368,14 @@ impl Watching {
             })
             .build();
         let mut count = 0;
-        for entry in walk.flatten() {
+        for entry in walk {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::warn!("cannot read a folder, changes there will be missed: {e}");
+                    continue;
+                }
+            };
             if !entry.file_type().is_some_and(|t| t.is_dir()) {
                 if let Some(found) = found.as_deref_mut() {
                     found.push(entry.into_path());
@@ -477,8 +508,12 @@ async fn batch_loop(
     let mut pending: BTreeMap<PathBuf, Seen> = BTreeMap::new();
     let mut first = Instant::now();
     let mut last = Instant::now();
+    let mut guard = LoopGuard::default();
     loop {
-        let due = (!pending.is_empty()).then(|| (last + debounce).min(first + BATCH_CAP));
+        let due = (!pending.is_empty()).then(|| {
+            let settled = (last + debounce).min(first + BATCH_CAP);
+            guard.earliest().map_or(settled, |earliest| settled.max(earliest))
+        });
         tokio::select! {
             _ = shutdown.cancelled() => return,
             raw = rx.recv() => {
@@ -496,10 +531,107 @@ async fn batch_loop(
                 let batch = std::mem::take(&mut pending);
                 let w = watching.clone();
                 let Ok(Some(batch)) = tokio::task::spawn_blocking(move || w.settle(batch)).await else { continue };
+                if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
+                    tracing::warn!(
+                        "{culprit} changes again right after every reload — is a build writing into the served \
+                         folder? Reloading at most once a second until it stops (--ignore it if it is generated)"
+                    );
+                }
                 announce(&hub, batch);
             }
         }
     }
+}
+
+/// Notices a file that changes again right after every batch, as when a build writes into the
+/// served folder on every reload, and holds batches to one per [`LOOP_INTERVAL`] while it lasts.
+#[derive(Debug, Default)]
+struct LoopGuard {
+    last_paths: Vec<String>,
+    last_sent: Option<Instant>,
+    streak: u32,
+    limiting: bool,
+}
+
+impl LoopGuard {
+    /// The earliest a batch may go out now.
+    fn earliest(&self) -> Option<Instant> {
+        self.last_sent
+            .filter(|_| self.limiting)
+            .map(|t| t + LOOP_INTERVAL)
+    }
+
+    /// Records a batch sent at `now` whose first change came at `first`; returns the culprit the
+    /// first time the guard steps in.
+    fn sent(&mut self, paths: &[String], first: Instant, now: Instant) -> Option<String> {
+        let quick = self
+            .last_sent
+            .is_some_and(|t| first.saturating_duration_since(t) < LOOP_GAP);
+        let again = paths.iter().find(|p| self.last_paths.contains(p)).cloned();
+        let mut culprit = None;
+        match again {
+            Some(path) if quick => {
+                self.streak += 1;
+                if self.streak >= LOOP_STREAK && !self.limiting {
+                    self.limiting = true;
+                    culprit = Some(path);
+                }
+            }
+            _ => {
+                if self.limiting {
+                    tracing::info!("the repeated changes stopped; reloading at full speed again");
+                }
+                self.streak = 0;
+                self.limiting = false;
+            }
+        }
+        self.last_paths = paths.to_vec();
+        self.last_sent = Some(now);
+        culprit
+    }
+}
+
+/// The file system type of the mount that holds `path`, when it is one that gives no events.
+fn eventless_fs_of(path: &Path) -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    fs_type_of(&mountinfo, path).filter(|fs| EVENTLESS_FS.contains(&fs.as_str()) || fs.starts_with("fuse."))
+}
+
+/// The file system type of the longest mount point in `mountinfo` (proc(5) format) holding `path`.
+fn fs_type_of(mountinfo: &str, path: &Path) -> Option<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mount_point = unescape_mount(left.split(' ').nth(4)?);
+            let fs = right.split(' ').next()?;
+            path.starts_with(&mount_point)
+                .then(|| (mount_point.as_os_str().len(), fs.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, fs)| fs)
+}
+
+/// Mount points in mountinfo escape space, tab, newline and backslash as `\ooo`.
+fn unescape_mount(field: &str) -> PathBuf {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    PathBuf::from(out)
 }
 
 async fn sleep_until(due: Option<Instant>) {
@@ -600,6 +732,62 @@ mod tests {
         assert!(ig.ignored(root, Path::new("/r/dist/a.js"), false));
         assert!(ig.ignored(root, Path::new("/r/debug.log"), false));
         assert!(!ig.ignored(root, Path::new("/r/index.html"), false));
+    }
+
+    #[test]
+    fn mount_of_a_path_is_the_longest_prefix() {
+        let info = "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n\
+                    40 22 0:50 / /mnt/c rw,noatime - 9p drvfs rw\n\
+                    41 22 0:51 / /home/me/net\\040share rw - cifs //srv/share rw\n\
+                    42 22 0:52 / /mnt/cache rw - ext4 /dev/sdb1 rw\n";
+        assert_eq!(
+            fs_type_of(info, Path::new("/mnt/c/Users/me/site")).as_deref(),
+            Some("9p")
+        );
+        assert_eq!(
+            fs_type_of(info, Path::new("/home/me/net share/site")).as_deref(),
+            Some("cifs")
+        );
+        assert_eq!(
+            fs_type_of(info, Path::new("/mnt/cache/site")).as_deref(),
+            Some("ext4")
+        );
+        assert_eq!(
+            fs_type_of(info, Path::new("/mnt/cx")).as_deref(),
+            Some("ext4"),
+            "whole components only"
+        );
+        assert_eq!(fs_type_of(info, Path::new("/srv/site")).as_deref(), Some("ext4"));
+    }
+
+    #[test]
+    fn loop_guard_steps_in_after_a_streak_and_steps_out_after_a_pause() {
+        let mut guard = LoopGuard::default();
+        let t0 = Instant::now();
+        let paths = vec!["/out.js".to_string()];
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut culprit = None;
+        for i in 0..=LOOP_STREAK as u64 {
+            // Each batch's first change comes 50 ms after the previous batch went out.
+            culprit = culprit.or(guard.sent(&paths, ms(i * 100 + 50), ms(i * 100 + 60)));
+        }
+        assert_eq!(culprit.as_deref(), Some("/out.js"));
+        assert!(guard.earliest().is_some());
+        // A change long after: a person saving, not a loop.
+        assert_eq!(guard.sent(&paths, ms(60_000), ms(60_010)), None);
+        assert!(guard.earliest().is_none());
+    }
+
+    #[test]
+    fn loop_guard_leaves_a_person_saving_often_alone() {
+        let mut guard = LoopGuard::default();
+        let t0 = Instant::now();
+        let paths = vec!["/index.html".to_string()];
+        for i in 0..20u64 {
+            let at = t0 + Duration::from_millis(i * 1500);
+            assert_eq!(guard.sent(&paths, at, at + Duration::from_millis(12)), None);
+        }
+        assert!(guard.earliest().is_none());
     }
 
     #[test]

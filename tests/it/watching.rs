@@ -161,3 +161,26 @@ async fn polling_sees_changes_too() {
     let (_, paths, _) = tab.updated().await;
     assert_eq!(paths, vec!["/a.html"]);
 }
+
+#[tokio::test]
+async fn a_build_writing_on_every_reload_is_held_to_one_batch_a_second() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("out.js"), "0").unwrap()).await;
+    let mut tab = s.tab().await;
+    let mut told = Vec::new();
+    fs::write(s.path("out.js"), "1").unwrap();
+    for i in 0..9 {
+        let (_, paths, _) = tab.updated().await;
+        assert_eq!(paths, vec!["/out.js"]);
+        told.push(std::time::Instant::now());
+        // The "build" answers every reload by writing its output again.
+        fs::write(s.path("out.js"), format!("{}", i + 2)).unwrap();
+    }
+    // Five quick repeats in a row, and the guard holds batches a second apart.
+    for pair in told[5..].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= std::time::Duration::from_millis(900),
+            "batches {gap:?} apart while looping"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! devserve on a real-sized project tree: ~25,000 files in ~1,700 folders, most of them in a
+//! `node_modules`, as a front-end project has.
+//!
+//! Runs the release binary as its own process and reports: time from start to the first `200`,
+//! time to the watcher being ready (the reload socket's `connected` is sent only then), resident
+//! memory, the number of inotify watches it holds (from /proc/PID/fdinfo), and save → `updated`
+//! latency for a file seven folders deep.
+//!
+//!     cargo bench --bench big_tree
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Folders and files per folder: (app folders, files each), (node_modules folders, files each).
+const APP: (usize, usize) = (200, 12);
+const DEPS: (usize, usize) = (1500, 15);
+
+fn generate(root: &Path) -> (usize, usize) {
+    let (mut files, mut folders) = (0, 0);
+    std::fs::write(root.join("index.html"), "<!doctype html><p>big tree</p>").unwrap();
+    for d in 0..APP.0 {
+        let dir = root.join(format!("src/mod{:02}/part{d:03}", d % 20));
+        std::fs::create_dir_all(&dir).unwrap();
+        folders += 1;
+        for f in 0..APP.1 {
+            std::fs::write(
+                dir.join(format!("file{f}.js")),
+                format!("export const v = {f};\n"),
+            )
+            .unwrap();
+            files += 1;
+        }
+    }
+    for d in 0..DEPS.0 {
+        let dir = root.join(format!("node_modules/pkg{:03}/lib/sub{d}", d / 10));
+        std::fs::create_dir_all(&dir).unwrap();
+        folders += 1;
+        for f in 0..DEPS.1 {
+            std::fs::write(dir.join(format!("m{f}.js")), "module.exports = 1;\n").unwrap();
+            files += 1;
+        }
+    }
+    let deep = root.join("src/a/b/c/d/e/f");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("deep.html"), "<p>0</p>").unwrap();
+    (files + 2, folders + 8)
+}
+
+fn inotify_watches(pid: u32) -> usize {
+    let mut watches = 0;
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let is_inotify = std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("inotify"));
+        if is_inotify {
+            let info =
+                std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy()))
+                    .unwrap_or_default();
+            watches += info.lines().filter(|l| l.starts_with("inotify wd:")).count();
+        }
+    }
+    watches
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    std::fs::create_dir(&root).unwrap();
+    let (files, folders) = generate(&root);
+    println!(
+        "tree: {files} files in {folders} folders ({} in node_modules)",
+        DEPS.0 * DEPS.1
+    );
+
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_devserve"))
+        .arg(&root)
+        .args(["--port", "0"])
+        .env("RUST_LOG", "devserve=info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "devserve exited");
+    }
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let port: u16 = line
+        .split("http://localhost:")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/");
+    let page = loop {
+        // Bounded: the server printed its URL, so it answers within a few tries.
+        if let Ok(r) = http.get(&url).send().await {
+            if r.status().is_success() {
+                break r.text().await.unwrap();
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no 200 within 30 s");
+    };
+    let first_200 = t0.elapsed();
+    let start = page.find("data-token=\"").unwrap() + 12;
+    let token = &page[start..start + 32];
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/__devserve/ws?token={token}"))
+            .await
+            .unwrap();
+    ws.next().await.unwrap().unwrap();
+    let ready = t0.elapsed();
+    let rss = rss_kib(pid);
+    let watches = inotify_watches(pid);
+
+    let deep = root.join("src/a/b/c/d/e/f/deep.html");
+    let mut times = Vec::new();
+    for i in 0..30 {
+        let t = Instant::now();
+        std::fs::write(&deep, format!("<p>{i}</p>")).unwrap();
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if matches!(&frame, Message::Text(t) if t.contains("\"updated\"")) {
+                break;
+            }
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("start → first 200:        {:.1} ms", ms(first_200));
+    println!("start → watcher ready:    {:.1} ms", ms(ready));
+    println!("resident memory:          {:.1} MiB", rss as f64 / 1024.0);
+    println!("inotify watches:          {watches} (of {folders} folders; node_modules is not watched)");
+    println!(
+        "deep save → updated:      median {:.2} ms, p90 {:.2} ms over {} saves",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 9 / 10]),
+        times.len()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
