@@ -34,11 +34,11 @@ const BATCH_CAP: Duration = Duration::from_millis(300);
 const QUEUE: usize = 8192;
 /// A batch whose first change comes this soon after the previous batch went out, naming a file
 /// that batch named too, looks like a build writing into the served folder on every reload.
-const LOOP_GAP: Duration = Duration::from_secs(1);
+const LOOP_GAP: Duration = Duration::from_millis(250);
 /// That many such batches in a row and the loop guard steps in.
-const LOOP_STREAK: u32 = 5;
+const LOOP_STREAK: u32 = 10;
 /// While it does, batches go out at most this often.
-const LOOP_INTERVAL: Duration = Duration::from_secs(1);
+const LOOP_INTERVAL: Duration = Duration::from_millis(500);
 /// File systems that give no inotify events for changes made elsewhere (the host, the network).
 const EVENTLESS_FS: &[&str] = &[
     "9p", "drvfs", "nfs", "nfs4", "cifs", "smb3", "smbfs", "vboxsf", "fuse", "fuseblk",
@@ -534,7 +534,7 @@ async fn batch_loop(
                 if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
                     tracing::warn!(
                         "{culprit} changes again right after every reload — is a build writing into the served \
-                         folder? Reloading at most once a second until it stops (--ignore it if it is generated)"
+                         folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
                     );
                 }
                 announce(&hub, batch);

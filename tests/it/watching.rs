@@ -163,24 +163,83 @@ async fn polling_sees_changes_too() {
 }
 
 #[tokio::test]
-async fn a_build_writing_on_every_reload_is_held_to_one_batch_a_second() {
+async fn a_build_writing_on_every_reload_is_held_to_two_batches_a_second() {
     let s = TestServer::start_with(&[], |root| fs::write(root.join("out.js"), "0").unwrap()).await;
     let mut tab = s.tab().await;
     let mut told = Vec::new();
     fs::write(s.path("out.js"), "1").unwrap();
-    for i in 0..9 {
+    for i in 0..14 {
         let (_, paths, _) = tab.updated().await;
         assert_eq!(paths, vec!["/out.js"]);
         told.push(std::time::Instant::now());
         // The "build" answers every reload by writing its output again.
         fs::write(s.path("out.js"), format!("{}", i + 2)).unwrap();
     }
-    // Five quick repeats in a row, and the guard holds batches a second apart.
-    for pair in told[5..].windows(2) {
+    // Ten quick repeats in a row, and the guard holds batches half a second apart.
+    for pair in told[10..].windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
-            gap >= std::time::Duration::from_millis(900),
+            gap >= std::time::Duration::from_millis(450),
             "batches {gap:?} apart while looping"
         );
     }
+}
+
+#[tokio::test]
+async fn jetbrains_safe_write_is_one_change_of_the_real_file() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("app.js"), "v1").unwrap()).await;
+    let mut tab = s.tab().await;
+    // Write a temporary, move the original aside, move the temporary in, delete the original.
+    fs::write(s.path("app.js___jb_tmp___"), "v2").unwrap();
+    fs::rename(s.path("app.js"), s.path("app.js___jb_old___")).unwrap();
+    fs::rename(s.path("app.js___jb_tmp___"), s.path("app.js")).unwrap();
+    fs::remove_file(s.path("app.js___jb_old___")).unwrap();
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    let all: Vec<&String> = seen.iter().flat_map(|(p, _)| p).collect();
+    assert_eq!(all, vec!["/app.js", "/marker.txt"], "{seen:?}");
+    assert_eq!(s.get("/app.js").await.text().await.unwrap(), "v2");
+}
+
+#[tokio::test]
+async fn emacs_lock_files_are_noise() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("page.html"), "x").unwrap()).await;
+    let mut tab = s.tab().await;
+    // emacs marks a file it is editing with a dangling symlink named .#FILE.
+    std::os::unix::fs::symlink("me@host.1234:1700000000", s.path(".#page.html")).unwrap();
+    fs::write(s.path("#page.html#"), "autosave").unwrap();
+    fs::remove_file(s.path(".#page.html")).unwrap();
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    assert_eq!(seen, vec![(vec!["/marker.txt".to_string()], true)]);
+}
+
+#[tokio::test]
+async fn symlink_loops_do_not_recurse() {
+    let s = TestServer::start_with(&[], |root| {
+        fs::create_dir(root.join("a")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("a/up")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("a/self")).unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    s.write("a/page.html", "x");
+    let (_, paths, _) = tab.updated().await;
+    assert_eq!(paths, vec!["/a/page.html"]);
+}
+
+#[tokio::test]
+async fn subfolder_deleted_and_recreated_is_watched_again() {
+    let s = TestServer::start_with(&[], |root| {
+        fs::create_dir_all(root.join("dist/js")).unwrap();
+        fs::write(root.join("dist/js/app.js"), "v1").unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    fs::remove_dir_all(s.path("dist")).unwrap();
+    tab.updates_until(&s, "/m1.txt").await;
+    fs::create_dir_all(s.path("dist/js")).unwrap();
+    fs::write(s.path("dist/js/app.js"), "v2").unwrap();
+    tab.updates_until(&s, "/m2.txt").await;
+    fs::write(s.path("dist/js/app.js"), "v3").unwrap();
+    let (_, paths, _) = tab.updated().await;
+    assert_eq!(paths, vec!["/dist/js/app.js"], "the new folder is watched");
 }
