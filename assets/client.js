@@ -5,8 +5,8 @@
 // server with backoff and reloads once when the server answers again (a restarted server has a new
 // token, so the page must be fetched anew).
 // It announces what it does as window events — devserve:connected, devserve:updated (detail: the
-// message) and devserve:swapped (detail: {paths}, once the new sheets have loaded) — for pages and
-// tests that want to react.
+// message), devserve:swapped (detail: {paths}, once the new sheets have loaded) and
+// devserve:refused (the socket keeps refusing this page) — for pages and tests that react.
 (function () {
   "use strict";
   if (window.__devserve) return; // one client per document, even if injected twice
@@ -81,8 +81,15 @@
       if (link.parentNode) link.remove();
       done();
     };
+    var failed = function () {
+      // Keep the old sheet rather than leave the page unstyled; a reload shows what is there.
+      if (finished) return;
+      finished = true;
+      next.remove();
+      reload("stylesheet failed to load: " + url.pathname);
+    };
     next.addEventListener("load", finish);
-    next.addEventListener("error", finish);
+    next.addEventListener("error", failed);
     link.after(next);
   }
 
@@ -144,20 +151,50 @@
   }
 
   // After a drop: probe with capped backoff. A server that answers is back (perhaps restarted,
-  // with a new token), so the page is reloaded once; a page that never connected only retries.
+  // with a new token), so the page is reloaded once. A page that never connected although its
+  // server answers carries a stale token (a cached copy): it reloads once too, but not again
+  // within a minute, so a refusal that reloading cannot cure never becomes a loop.
+  var STALE_KEY = "__devserve_stale";
   function retry() {
     if (state.reloading) return;
     var delay = state.delay;
     state.delay = Math.min(delay * 2, MAX_DELAY);
     setTimeout(function () {
-      if (!state.wasConnected) return connect();
       fetch(probeUrl, { method: "HEAD", cache: "no-store" }).then(function (res) {
-        if (res.ok) reload("server is back");
-        else retry();
+        if (!res.ok) return retry();
+        if (state.wasConnected) return reload("server is back");
+        var last = 0;
+        try { last = Number(sessionStorage.getItem(STALE_KEY) || 0); } catch (e) { /* no storage */ }
+        if (Date.now() - last > 60000) {
+          try { sessionStorage.setItem(STALE_KEY, String(Date.now())); } catch (e) { /* no storage */ }
+          return reload("this copy of the page is out of date");
+        }
+        log("the reload socket refuses this page; reload it by hand");
+        emit("devserve:refused");
+        state.delay = 30000;
+        connect();
       }, retry);
     }, delay);
   }
 
+  // A devserve error page that stands in for a backend's page (502, 504) fetches the URL again
+  // with backoff and reloads as soon as the backend answers.
+  function retryStandIn() {
+    if (!document.querySelector('meta[name="devserve-retry"]')) return;
+    var wait = 500;
+    var again = function () {
+      setTimeout(function () {
+        fetch(location.href, { cache: "no-store" }).then(function (res) {
+          if (res.status !== 502 && res.status !== 504) reload("the backend answers again");
+          else again();
+        }, again);
+        wait = Math.min(wait * 2, 4000);
+      }, wait);
+    };
+    again();
+  }
+
   restoreScroll();
   connect();
+  retryStandIn();
 })();

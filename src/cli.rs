@@ -44,11 +44,11 @@ pub struct Cli {
     pub proxy_timeout: Option<f64>,
 
     /// Extra path to watch; a change there reloads every tab. Repeatable.
-    #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH", value_delimiter = ',')]
+    #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH")]
     pub watch: Vec<PathBuf>,
 
     /// Paths not to watch, in gitignore syntax (e.g. 'dist/' or '*.log'). Repeatable.
-    #[arg(long, value_name = "GLOB", env = "DEVSERVE_IGNORE", value_delimiter = ',')]
+    #[arg(long, value_name = "GLOB", env = "DEVSERVE_IGNORE")]
     pub ignore: Vec<String>,
 
     /// Serve only: no client injection, no watching.

@@ -25,6 +25,9 @@ use crate::server::AppState;
 /// Files up to this size are read whole: validators come from their content, not their mtime
 /// (two saves within one mtime tick still differ), and the body length is what was read.
 const READ_WHOLE_MAX: u64 = 1024 * 1024;
+/// A `Range` header naming more ranges than this is ignored (the whole file is sent): checking
+/// many ranges for overlap is quadratic.
+const MAX_RANGES: usize = 16;
 /// HTML pages larger than this are served as they are, without the client.
 const INJECT_MAX: u64 = 32 * 1024 * 1024;
 
@@ -139,18 +142,24 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
             ))
             .unwrap_or_default();
     }
-    let head = req.method() == Method::HEAD;
     let headers = req.headers();
+    let page = Page::new(&state, headers, req.method() == Method::HEAD);
     let url_path = req.uri().path();
     let segments = match url_to_segments(url_path) {
         Ok(segments) => segments,
-        Err(_) => return not_found(&state, headers, url_path, head),
+        Err(_) => return not_found(&page, url_path),
     };
     match locate(&state.root, &segments).await {
-        Found::File(path, meta) => serve_file(&state, headers, &path, &meta, head).await,
+        Found::File(path, meta) => serve_file(&page, &path, &meta).await,
         Found::Dir(dir) => {
             if !url_path.ends_with('/') {
-                let mut location = format!("{url_path}/");
+                // Built from the segments, not the raw path: `//evil.example` must stay a path.
+                let mut location = String::new();
+                for seg in &segments {
+                    location.push('/');
+                    location.extend(percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT));
+                }
+                location.push('/');
                 if let Some(q) = req.uri().query() {
                     location.push('?');
                     location.push_str(q);
@@ -160,17 +169,17 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
             let mut index = segments.clone();
             index.push("index.html".into());
             match locate(&state.root, &index).await {
-                Found::File(path, meta) => serve_file(&state, headers, &path, &meta, head).await,
-                _ => listing(&state, headers, &dir, url_path, head).await,
+                Found::File(path, meta) => serve_file(&page, &path, &meta).await,
+                _ => listing(&page, &dir, url_path).await,
             }
         }
         Found::Missing => {
             if state.spa && is_navigation(headers) {
                 if let Found::File(path, meta) = locate(&state.root, &["index.html".to_string()]).await {
-                    return serve_file(&state, headers, &path, &meta, head).await;
+                    return serve_file(&page, &path, &meta).await;
                 }
             }
-            not_found(&state, headers, url_path, head)
+            not_found(&page, url_path)
         }
     }
 }
@@ -186,24 +195,19 @@ fn is_navigation(headers: &HeaderMap) -> bool {
     }
 }
 
-async fn serve_file(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &Path,
-    meta: &std::fs::Metadata,
-    head: bool,
-) -> Response {
+async fn serve_file(page: &Page<'_>, path: &Path, meta: &std::fs::Metadata) -> Response {
+    let (state, headers, head) = (page.state, page.headers, page.head);
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let html = mime.essence_str() == "text/html";
-    let injecting = html && state.reload && wants_injection(headers) && meta.len() <= INJECT_MAX;
+    let injecting = html && page.injects() && meta.len() <= INJECT_MAX;
     let modified = meta.modified().ok();
 
     if injecting || meta.len() <= READ_WHOLE_MAX {
         let Ok(mut bytes) = tokio::fs::read(path).await else {
-            return not_found(state, headers, "", head);
+            return not_found(page, "");
         };
         if injecting {
-            bytes = inject(&bytes, &state.tag(None));
+            bytes = inject(&bytes, &page.tag(None));
         }
         let etag = content_etag(&bytes, injecting.then_some(state.token.as_str()));
         let mut builder = Response::builder()
@@ -236,7 +240,7 @@ async fn serve_file(
 
     // Large files stream from disk, validated by size and mtime.
     let Ok(mut file) = tokio::fs::File::open(path).await else {
-        return not_found(state, headers, "", head);
+        return not_found(page, "");
     };
     let len = meta.len();
     let etag = format!("\"{:x}-{:x}\"", modified.map(mtime_nanos).unwrap_or(0), len);
@@ -259,7 +263,7 @@ async fn serve_file(
         RangeAnswer::Unsatisfiable => return unsatisfiable(len),
     };
     if start > 0 && file.seek(SeekFrom::Start(start)).await.is_err() {
-        return not_found(state, headers, "", head);
+        return not_found(page, "");
     }
     let stream = ReaderStream::with_capacity(file.take(end - start), 64 * 1024);
     with_range(builder, range, len, head, move |_, _| Body::from_stream(stream))
@@ -315,6 +319,9 @@ fn requested_range(headers: &HeaderMap, len: u64, etag: &str) -> RangeAnswer {
         if if_range.as_bytes() != etag.as_bytes() {
             return RangeAnswer::Whole;
         }
+    }
+    if range.matches(',').count() >= MAX_RANGES {
+        return RangeAnswer::Whole;
     }
     let Ok(parsed) = http_range_header::parse_range_header(range) else {
         return RangeAnswer::Whole;
@@ -404,53 +411,73 @@ fn redirect(location: &str) -> Response {
         .unwrap_or_default()
 }
 
+/// What a response to one request needs to know of it: who asks and how, and which batch of
+/// changes the page reflects — read when the request arrived, before any content was read, so a
+/// change that lands meanwhile is one the page is not credited with.
+pub struct Page<'a> {
+    pub state: &'a AppState,
+    pub headers: &'a HeaderMap,
+    pub head: bool,
+    pub seq: u64,
+}
+
+impl<'a> Page<'a> {
+    pub fn new(state: &'a AppState, headers: &'a HeaderMap, head: bool) -> Self {
+        Page {
+            state,
+            headers,
+            head,
+            seq: state.hub.seq(),
+        }
+    }
+
+    /// True when an HTML answer to this request gets the client.
+    pub fn injects(&self) -> bool {
+        self.state.reload && wants_injection(self.headers)
+    }
+
+    /// The tag for this page.
+    pub fn tag(&self, nonce: Option<&str>) -> Vec<u8> {
+        crate::inject::script_tag(&self.state.token, self.seq, nonce)
+    }
+}
+
 /// An HTML page made by devserve (listing, 404, proxy error), with the client when it applies.
-pub fn html_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    title: &str,
-    body_html: &str,
-    head: bool,
-) -> Response {
-    let page = format!(
+/// `retry` marks a page that stands in for one that failed (a 502): the client fetches the URL
+/// again with backoff and reloads once it answers.
+pub fn html_page(page: &Page<'_>, status: StatusCode, title: &str, body_html: &str, retry: bool) -> Response {
+    let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title><style>{PAGE_CSS}</style></head>\n<body>\n{body_html}\n</body></html>\n",
-        title = escape_html(title)
+         <title>{title}</title>{retry}<style>{PAGE_CSS}</style></head>\n<body>\n{body_html}\n</body></html>\n",
+        title = escape_html(title),
+        retry = if retry { "<meta name=\"devserve-retry\" content=\"1\">" } else { "" },
     );
-    let bytes = if state.reload && wants_injection(headers) {
-        inject(page.as_bytes(), &state.tag(None))
+    let bytes = if page.injects() {
+        inject(html.as_bytes(), &page.tag(None))
     } else {
-        page.into_bytes()
+        html.into_bytes()
     };
     let builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::VARY, "Sec-Fetch-Dest");
-    finish(builder, bytes.len() as u64, head, || Body::from(bytes))
+    finish(builder, bytes.len() as u64, page.head, || Body::from(bytes))
 }
 
 const PAGE_CSS: &str = "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:48rem;padding:0 1rem;color:#222}\
 h1{font-size:1.3rem}ul{list-style:none;padding:0}li{padding:.15rem 0}a{color:#0b57d0;text-decoration:none}\
 a:hover{text-decoration:underline}.dir{font-weight:600}.meta{color:#777;font-size:.85rem}code{background:#f3f3f3;padding:0 .3em}";
 
-fn not_found(state: &AppState, headers: &HeaderMap, url_path: &str, head: bool) -> Response {
+fn not_found(page: &Page<'_>, url_path: &str) -> Response {
     let shown = percent_encoding::percent_decode_str(url_path).decode_utf8_lossy();
     let body = format!(
         "<h1>404 — not found</h1>\n<p>Nothing is served at <code>{}</code>. This tab reloads by itself when the file appears.</p>\n<p><a href=\"/\">Back to /</a></p>",
         escape_html(&shown)
     );
-    html_page(
-        state,
-        headers,
-        StatusCode::NOT_FOUND,
-        "404 Not Found",
-        &body,
-        head,
-    )
+    html_page(page, StatusCode::NOT_FOUND, "404 Not Found", &body, false)
 }
 
-async fn listing(state: &AppState, headers: &HeaderMap, dir: &Path, url_path: &str, head: bool) -> Response {
+async fn listing(page: &Page<'_>, dir: &Path, url_path: &str) -> Response {
     let mut entries = Vec::new();
     if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
         while let Ok(Some(entry)) = rd.next_entry().await {
@@ -487,14 +514,7 @@ async fn listing(state: &AppState, headers: &HeaderMap, dir: &Path, url_path: &s
         body.push_str("<li class=\"meta\">(empty folder)</li>\n");
     }
     body.push_str("</ul>\n<p class=\"meta\">No index.html here, so devserve lists the folder.</p>");
-    html_page(
-        state,
-        headers,
-        StatusCode::OK,
-        &format!("Index of {shown}"),
-        &body,
-        head,
-    )
+    html_page(page, StatusCode::OK, &format!("Index of {shown}"), &body, false)
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -29,6 +29,7 @@ pub mod security;
 pub mod server;
 pub mod watch;
 
+use std::future::IntoFuture;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -130,11 +131,20 @@ pub async fn run(
             rule.target.path.as_deref().unwrap_or("")
         );
     }
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
-    if let Err(e) = served {
-        tracing::error!("server stopped: {e}");
+        .into_future();
+    // Graceful shutdown waits for every open connection, and a proxied event stream never ends:
+    // after the grace period the rest are dropped.
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = serve => if let Err(e) = served {
+            tracing::error!("server stopped: {e}");
+        },
+        _ = deadline => tracing::debug!("closed the connections still open after {SHUTDOWN_GRACE:?}"),
     }
     shutdown.cancel();
     tracker.close();

@@ -57,8 +57,13 @@ fn cancel_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
-            tracing::info!("shutting down");
+            tracing::info!("shutting down (Ctrl-C again to stop at once)");
             shutdown.cancel();
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            std::process::exit(0);
         });
     }
     #[cfg(not(unix))]

@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower::Service;
 
 use crate::error::StartError;
-use crate::files::{escape_html, html_page};
+use crate::files::{escape_html, html_page, Page};
 use crate::inject::{inject, is_html, wants_injection};
 use crate::server::{AppState, RESERVED_PREFIX};
 
@@ -237,8 +237,8 @@ pub async fn forward(state: &AppState, rule: &ProxyRule, req: Request) -> Respon
     let proxy = &state.proxy;
     let (mut parts, body) = req.into_parts();
     let page_headers = parts.headers.clone();
+    let page = Page::new(state, &page_headers, parts.method == Method::HEAD);
     let upgrade = is_upgrade(&parts.headers);
-    let head = parts.method == Method::HEAD;
     let injecting =
         state.reload && !upgrade && parts.method == Method::GET && wants_injection(&parts.headers);
     let client_ip = parts
@@ -275,38 +275,35 @@ pub async fn forward(state: &AppState, rule: &ProxyRule, req: Request) -> Respon
     if upgrade {
         let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         let Ok(uri) = path.parse::<Uri>() else {
-            return bad_gateway(state, &page_headers, &authority, "bad path", head);
+            return bad_gateway(&page, &authority, "bad path");
         };
         parts.uri = uri;
-        return tunnel(
-            state,
-            &authority,
-            Request::from_parts(parts, body),
-            on_client,
-            &page_headers,
-        )
-        .await;
+        return tunnel(&page, &authority, Request::from_parts(parts, body), on_client).await;
     }
 
     let Ok(uri) = format!("http://{authority}{path}").parse::<Uri>() else {
-        return bad_gateway(state, &page_headers, &authority, "bad path", head);
+        return bad_gateway(&page, &authority, "bad path");
     };
     parts.uri = uri;
     parts.extensions = Default::default();
     let upstream = Request::from_parts(parts, body);
     let resp = match tokio::time::timeout(proxy.timeout, proxy.client.request(upstream)).await {
-        Err(_) => return gateway_timeout(state, &page_headers, &authority, proxy.timeout, head),
+        Err(_) => return gateway_timeout(&page, &authority, proxy.timeout),
         Ok(Err(e)) => {
             let why = if e.is_connect() {
                 "connection refused".to_string()
             } else {
                 root_cause(&e)
             };
-            return bad_gateway(state, &page_headers, &authority, &why, head);
+            return bad_gateway(&page, &authority, &why);
         }
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        // Sent with both, the length is the one to distrust (RFC 9112 §6.3); hyper re-frames.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
     strip_hop_by_hop(&mut parts.headers);
     let status = parts.status;
     if injecting
@@ -314,14 +311,15 @@ pub async fn forward(state: &AppState, rule: &ProxyRule, req: Request) -> Respon
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
     {
-        return inject_response(state, parts, body).await;
+        return inject_response(&page, &authority, parts, body).await;
     }
     Response::from_parts(parts, Body::new(body))
 }
 
 /// Reads a backend's HTML page (bounded), decodes it, adds the client, fixes the headers.
 async fn inject_response(
-    state: &AppState,
+    page: &Page<'_>,
+    authority: &str,
     mut parts: axum::http::response::Parts,
     body: hyper::body::Incoming,
 ) -> Response {
@@ -336,7 +334,7 @@ async fn inject_response(
     let raw = match read_bounded(body, INJECT_LIMIT).await {
         Ok(raw) => raw,
         Err(Some(body)) => return Response::from_parts(parts, body),
-        Err(None) => return Response::from_parts(parts, Body::empty()),
+        Err(None) => return bad_gateway(page, authority, "the backend broke off in the middle of the page"),
     };
     let encoding = parts
         .headers
@@ -354,15 +352,18 @@ async fn inject_response(
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .and_then(csp_nonce);
-    let page = inject(&plain, &state.tag(nonce));
+    let html = inject(&plain, &page.tag(nonce));
     let headers = &mut parts.headers;
+    // The page now carries this run's token: never cached beyond it, whatever the backend said.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.remove(header::EXPIRES);
     headers.remove(header::CONTENT_ENCODING);
     headers.remove(header::ETAG);
     headers.remove(header::LAST_MODIFIED);
     headers.remove(header::ACCEPT_RANGES);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(page.len()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
     headers.append(header::VARY, HeaderValue::from_static("Sec-Fetch-Dest"));
-    Response::from_parts(parts, Body::from(page))
+    Response::from_parts(parts, Body::from(html))
 }
 
 /// The whole body if it fits in `limit`; otherwise a body that replays what was read and streams
@@ -426,12 +427,12 @@ fn csp_nonce(csp: &str) -> Option<&str> {
 /// Opens a connection of its own to the backend, passes the upgrade on, and on `101` splices the
 /// two sockets until either side closes or devserve shuts down.
 async fn tunnel(
-    state: &AppState,
+    page: &Page<'_>,
     authority: &str,
     upstream: Request,
     on_client: Option<hyper::upgrade::OnUpgrade>,
-    page_headers: &HeaderMap,
 ) -> Response {
+    let state = page.state;
     let Some(on_client) = on_client else {
         return plain(
             StatusCode::BAD_REQUEST,
@@ -439,22 +440,22 @@ async fn tunnel(
         );
     };
     let Ok(uri) = format!("http://{authority}/").parse::<Uri>() else {
-        return bad_gateway(state, page_headers, authority, "bad address", false);
+        return bad_gateway(page, authority, "bad address");
     };
     let io = match state.proxy.connector.clone().call(uri).await {
         Ok(io) => io,
-        Err(_) => return bad_gateway(state, page_headers, authority, "connection refused", false),
+        Err(_) => return bad_gateway(page, authority, "connection refused"),
     };
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(io).await {
         Ok(pair) => pair,
-        Err(e) => return bad_gateway(state, page_headers, authority, &root_cause(&e), false),
+        Err(e) => return bad_gateway(page, authority, &root_cause(&e)),
     };
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
     let mut resp = match tokio::time::timeout(state.proxy.timeout, sender.send_request(upstream)).await {
-        Err(_) => return gateway_timeout(state, page_headers, authority, state.proxy.timeout, false),
-        Ok(Err(e)) => return bad_gateway(state, page_headers, authority, &root_cause(&e), false),
+        Err(_) => return gateway_timeout(page, authority, state.proxy.timeout),
+        Ok(Err(e)) => return bad_gateway(page, authority, &root_cause(&e)),
         Ok(Ok(resp)) => resp,
     };
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -537,7 +538,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         .unwrap_or_default()
 }
 
-fn bad_gateway(state: &AppState, headers: &HeaderMap, authority: &str, why: &str, head: bool) -> Response {
+fn bad_gateway(page: &Page<'_>, authority: &str, why: &str) -> Response {
     tracing::warn!("proxy: cannot reach the backend at {authority} ({why})");
     let body = format!(
         "<h1>502 — backend not reachable</h1>\n<p>devserve could not reach the backend at <code>{}</code> \
@@ -545,23 +546,10 @@ fn bad_gateway(state: &AppState, headers: &HeaderMap, authority: &str, why: &str
         escape_html(authority),
         escape_html(why)
     );
-    html_page(
-        state,
-        headers,
-        StatusCode::BAD_GATEWAY,
-        "502 Bad Gateway",
-        &body,
-        head,
-    )
+    html_page(page, StatusCode::BAD_GATEWAY, "502 Bad Gateway", &body, true)
 }
 
-fn gateway_timeout(
-    state: &AppState,
-    headers: &HeaderMap,
-    authority: &str,
-    after: Duration,
-    head: bool,
-) -> Response {
+fn gateway_timeout(page: &Page<'_>, authority: &str, after: Duration) -> Response {
     tracing::warn!(
         "proxy: the backend at {authority} did not answer within {} s",
         after.as_secs_f32()
@@ -573,12 +561,11 @@ fn gateway_timeout(
         after.as_secs_f32()
     );
     html_page(
-        state,
-        headers,
+        page,
         StatusCode::GATEWAY_TIMEOUT,
         "504 Gateway Timeout",
         &body,
-        head,
+        true,
     )
 }
 

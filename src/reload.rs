@@ -134,7 +134,9 @@ pub async fn ws_handler(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("unreadable"));
     if !origin_allowed(origin, request_host(&headers)) {
         tracing::warn!(origin, "refused the reload socket to a foreign Origin");
         return (

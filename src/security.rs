@@ -46,15 +46,19 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// True when a WebSocket's `Origin` may open the reload socket: none at all (a command-line
-/// client), or exactly the page's own origin, `http://` + the request's Host.
+/// client), or exactly the page's own origin: `http://` or `https://` (behind a TLS tunnel) and
+/// the request's Host.
 pub fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
     match (origin, host) {
         (None, _) => true,
         (Some(origin), Some(host)) => {
             let origin = origin.trim_end_matches('/');
-            origin.len() == "http://".len() + host.len()
-                && origin[..7].eq_ignore_ascii_case("http://")
-                && origin[7..].eq_ignore_ascii_case(host)
+            ["http://", "https://"].iter().any(|scheme| {
+                origin.len() == scheme.len() + host.len()
+                    && origin.is_char_boundary(scheme.len())
+                    && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+                    && origin[scheme.len()..].eq_ignore_ascii_case(host)
+            })
         }
         (Some(_), None) => false,
     }
@@ -92,9 +96,11 @@ pub fn request_host(headers: &HeaderMap) -> Option<&str> {
 
 /// Middleware: refuses any request whose Host names something other than this machine.
 pub async fn check_host(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let present = req.headers().contains_key(header::HOST);
     match request_host(req.headers()) {
         // HTTP/1.0 clients may send no Host; a browser always does, so rebinding needs one.
-        None => next.run(req).await,
+        None if !present => next.run(req).await,
+        None => forbidden_host("(unreadable)"),
         Some(host) if host_allowed(host, &state.allowed_hosts) => next.run(req).await,
         Some(host) => {
             tracing::warn!(
@@ -172,10 +178,18 @@ mod tests {
             Some("localhost:8080")
         ));
         assert!(!origin_allowed(Some("null"), Some("localhost:8080")));
+        assert!(
+            origin_allowed(Some("https://localhost:8080"), Some("localhost:8080")),
+            "TLS tunnel"
+        );
         assert!(!origin_allowed(
-            Some("https://localhost:8080"),
+            Some("ftp://localhost:8080"),
             Some("localhost:8080")
         ));
+        assert!(!origin_allowed(Some("unreadable"), Some("localhost:8080")));
+        // Multi-byte text where the scheme would end must not panic the slicing.
+        assert!(!origin_allowed(Some("héllo://x"), Some("x:8")));
+        assert!(!origin_allowed(Some("ééééééé"), Some("x")));
     }
 
     #[test]

@@ -47,13 +47,6 @@ pub struct AppState {
     pub tracker: TaskTracker,
 }
 
-impl AppState {
-    /// The tag to inject into a page served now.
-    pub fn tag(&self, nonce: Option<&str>) -> Vec<u8> {
-        crate::inject::script_tag(&self.token, self.hub.seq(), nonce)
-    }
-}
-
 /// The whole application, without a socket: tests can drive it with `tower::ServiceExt::oneshot`.
 pub fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new();

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
-use notify::event::{AccessKind, AccessMode, EventKind, MetadataKind, ModifyKind, RenameMode};
+use notify::event::{
+    AccessKind, AccessMode, CreateKind, EventKind, MetadataKind, ModifyKind, RemoveKind, RenameMode,
+};
 use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,7 +30,7 @@ use crate::poll::Poller;
 use crate::reload::{Batch, Hub};
 
 /// A continuous writer still gets a batch out this long after its first write.
-const BATCH_CAP: Duration = Duration::from_millis(300);
+const BATCH_CAP: Duration = Duration::from_secs(1);
 /// Raw events in flight between notify's thread and the batcher; past this, the batch is a
 /// full reload (as after an inotify queue overflow).
 const QUEUE: usize = 8192;
@@ -46,6 +48,9 @@ const EVENTLESS_FS: &[&str] = &[
 /// How often to poll when devserve chooses polling by itself.
 const AUTO_POLL: Duration = Duration::from_millis(300);
 
+/// An `updated` names at most this many paths; past it, tabs simply reload.
+const MAX_PATHS: usize = 1000;
+
 /// Folder names never watched, wherever they are.
 const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "__pycache__"];
 
@@ -58,6 +63,8 @@ struct Seen {
     arrived: bool,
     /// A folder already walked and watched when its event came in.
     walked: bool,
+    /// The event said this is a folder (a deleted one has nothing left to ask).
+    folder: bool,
 }
 
 /// Decides which paths are noise: hidden and default-skipped names, editor temporaries,
@@ -95,11 +102,13 @@ impl Ignorer {
             return;
         }
         let mut builder = GitignoreBuilder::new(dir);
-        if builder.add(&file).is_none() {
-            if let Ok(gi) = builder.build() {
-                if let Ok(mut map) = self.per_dir.write() {
-                    map.insert(dir.to_path_buf(), gi);
-                }
+        // A bad line is reported and skipped; the lines that parse still count.
+        if let Some(e) = builder.add(&file) {
+            tracing::warn!("{}: {e}", file.display());
+        }
+        if let Ok(gi) = builder.build() {
+            if let Ok(mut map) = self.per_dir.write() {
+                map.insert(dir.to_path_buf(), gi);
             }
         }
     }
@@ -197,6 +206,8 @@ struct Watching {
     /// Kept alive here: dropping it stops the events.
     watcher: SharedWatcher,
     overflow: Arc<AtomicBool>,
+    /// Makes the polling backend, for when OS events run out.
+    poller: Box<dyn Fn(Duration) -> Result<Backend, notify::Error> + Send + Sync>,
     /// Set when inotify said ENOSPC.
     out_of_watches: AtomicBool,
 }
@@ -272,13 +283,16 @@ fn start_watching(
             Err(e) => tracing::debug!("watch error: {e}"),
         }
     };
-    let poller = |interval: Duration| {
+    let poller = {
         let handler = handler.clone();
-        Poller::new(interval, move |kind, path| {
-            handler(Ok(notify::Event::new(kind).add_path(path)))
-        })
-        .map(Backend::Poll)
-        .map_err(notify::Error::io)
+        move |interval: Duration| {
+            let handler = handler.clone();
+            Poller::new(interval, move |kind, path| {
+                handler(Ok(notify::Event::new(kind).add_path(path)))
+            })
+            .map(Backend::Poll)
+            .map_err(notify::Error::io)
+        }
     };
     let mut poll = poll;
     if poll.is_none() {
@@ -295,25 +309,19 @@ fn start_watching(
         Some(interval) => poller(interval)?,
         None => Backend::Os(notify::recommended_watcher(handler.clone())?),
     };
-    let mut watching = Watching {
+    let watching = Watching {
         root: root.clone(),
         extra,
         ignorer,
         watcher: Arc::new(Mutex::new(backend)),
+        poller: Box::new(poller),
         overflow,
         out_of_watches: AtomicBool::new(false),
     };
     let mut count = watching.watch_all();
-    if watching.out_of_watches.load(Ordering::Relaxed) {
-        let interval = AUTO_POLL;
-        tracing::warn!(
-            "the OS ran out of file watches (inotify): polling every {} ms instead. \
-             To raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
-            interval.as_millis()
-        );
-        watching.watcher = Arc::new(Mutex::new(poller(interval)?));
-        count = watching.watch_all();
-        poll = Some(interval);
+    if watching.out_of_watches.swap(false, Ordering::Relaxed) {
+        count = watching.fall_back_to_polling();
+        poll = Some(AUTO_POLL);
     }
     let mode = match poll {
         Some(interval) => format!("polling every {} ms", interval.as_millis()),
@@ -336,6 +344,28 @@ fn counts(kind: &EventKind) -> bool {
 }
 
 impl Watching {
+    /// Replaces OS events with polling (the OS ran out of inotify watches) and watches everything
+    /// again; returns how many folders.
+    fn fall_back_to_polling(&self) -> usize {
+        match (self.poller)(AUTO_POLL) {
+            Ok(backend) => {
+                tracing::warn!(
+                    "the OS ran out of file watches (inotify): polling every {} ms instead. \
+                     To raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
+                    AUTO_POLL.as_millis()
+                );
+                if let Ok(mut w) = self.watcher.lock() {
+                    *w = backend;
+                }
+                self.watch_all()
+            }
+            Err(e) => {
+                tracing::error!("cannot poll either ({e}): changes in new folders will be missed");
+                0
+            }
+        }
+    }
+
     /// Watches ROOT, its parent (to see ROOT itself replaced) and the `--watch` paths.
     fn watch_all(&self) -> usize {
         let mut count = self.watch_tree(&self.root, None);
@@ -426,7 +456,14 @@ impl Watching {
 
     /// Turns the paths seen in one batch into what the tabs are told, or nothing.
     fn settle(&self, pending: BTreeMap<PathBuf, Seen>) -> Option<Batch> {
+        if self.out_of_watches.swap(false, Ordering::Relaxed) {
+            self.fall_back_to_polling();
+        }
         let overflowed = self.overflow.swap(false, Ordering::Relaxed);
+        if overflowed {
+            // Events were lost, folders created meanwhile among them: watch everything again.
+            self.watch_all();
+        }
         let mut changed: Vec<(PathBuf, Option<std::fs::Metadata>)> = Vec::new();
         let mut reload = overflowed;
         for (path, seen) in pending {
@@ -447,7 +484,7 @@ impl Watching {
                 }
                 continue;
             }
-            let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+            let is_dir = meta.as_ref().map_or(seen.folder, |m| m.is_dir());
             let Some(base) = self.base_of(&path) else { continue };
             if self.ignorer.ignored(base, &path, is_dir) {
                 continue;
@@ -483,6 +520,10 @@ impl Watching {
                 all_css = false; // a --watch path outside ROOT: reload every tab
                 reload = true;
             }
+        }
+        if paths.len() > MAX_PATHS {
+            paths.truncate(MAX_PATHS);
+            reload = true;
         }
         if paths.is_empty() && !reload {
             return None;
@@ -521,9 +562,22 @@ async fn batch_loop(
                 if pending.is_empty() {
                     first = Instant::now();
                 }
-                record(&mut pending, &watching, kind, path);
+                let mut arrived: Vec<PathBuf> = record(&mut pending, &watching, kind, path).into_iter().collect();
                 while let Ok((kind, path)) = rx.try_recv() {
-                    record(&mut pending, &watching, kind, path);
+                    arrived.extend(record(&mut pending, &watching, kind, path));
+                }
+                if !arrived.is_empty() {
+                    let w = watching.clone();
+                    if let Ok((walked, found)) = tokio::task::spawn_blocking(move || walk_arrivals(&w, arrived)).await {
+                        for dir in walked {
+                            pending.entry(dir).or_default().walked = true;
+                        }
+                        for file in found {
+                            let seen = pending.entry(file).or_default();
+                            seen.created = true;
+                            seen.arrived = true;
+                        }
+                    }
                 }
                 last = Instant::now();
             }
@@ -641,17 +695,25 @@ async fn sleep_until(due: Option<Instant>) {
     }
 }
 
-fn record(pending: &mut BTreeMap<PathBuf, Seen>, watching: &Watching, kind: EventKind, path: PathBuf) {
+/// Notes one event in the pending batch. Returns a folder that arrived and must be walked and
+/// watched at once — before the batch settles, so that files written into it from now on raise
+/// events of their own and a burst into a new folder does not look quiet and split in two.
+fn record(
+    pending: &mut BTreeMap<PathBuf, Seen>,
+    watching: &Watching,
+    kind: EventKind,
+    path: PathBuf,
+) -> Option<PathBuf> {
     if path.as_os_str().is_empty() {
         // An overflow marker: make sure a batch happens.
         pending
             .entry(watching.root.join(".devserve-overflow"))
             .or_default()
             .created = true;
-        return;
+        return None;
     }
     if path != watching.root && watching.base_of(&path).is_none() {
-        return; // a neighbour of ROOT, seen through the parent's watch
+        return None; // a neighbour of ROOT, seen through the parent's watch
     }
     let arrived = matches!(
         kind,
@@ -663,27 +725,28 @@ fn record(pending: &mut BTreeMap<PathBuf, Seen>, watching: &Watching, kind: Even
     let seen = pending.entry(path.clone()).or_default();
     seen.created |= matches!(kind, EventKind::Create(_));
     seen.arrived |= arrived;
-    if !arrived || seen.walked || path == watching.root {
-        return;
-    }
-    // A folder that arrived is watched at once, before the batch settles: files written into it
-    // from now on raise events of their own, and those already there are collected by the walk.
-    // Waiting for the settle would let a burst into a new folder look quiet and split in two.
-    let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-    let ignored = watching
-        .base_of(&path)
-        .is_some_and(|base| watching.ignorer.ignored(base, &path, true));
-    if !is_dir || ignored {
-        return;
-    }
-    seen.walked = true;
+    seen.folder |= matches!(
+        kind,
+        EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder)
+    );
+    (arrived && !seen.walked && path != watching.root).then_some(path)
+}
+
+/// Walks and watches the folders among `arrived`; returns them and the files found inside.
+fn walk_arrivals(watching: &Watching, arrived: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut walked = Vec::new();
     let mut found = Vec::new();
-    watching.watch_tree(&path, Some(&mut found));
-    for file in found {
-        let seen = pending.entry(file).or_default();
-        seen.created = true;
-        seen.arrived = true;
+    for path in arrived {
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        let ignored = watching
+            .base_of(&path)
+            .is_some_and(|base| watching.ignorer.ignored(base, &path, true));
+        if is_dir && !ignored {
+            watching.watch_tree(&path, Some(&mut found));
+            walked.push(path);
+        }
     }
+    (walked, found)
 }
 
 fn announce(hub: &Hub, batch: Batch) {

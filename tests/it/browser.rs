@@ -446,3 +446,53 @@ async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
     ann.close().await;
     bob.close().await;
 }
+
+/// Regression: a page carrying a stale token (a cached copy, or one that already had a tag) was
+/// refused by the reload socket and retried forever without ever reloading.
+#[tokio::test]
+async fn page_with_a_stale_token_reloads_once_then_stops_trying() {
+    let page = "<!doctype html><html><head>\
+        <script>sessionStorage.loads = String((+sessionStorage.loads || 0) + 1)</script>\
+        <script src=\"/__devserve/client.js\" data-token=\"stale\" data-seq=\"0\" defer></script>\
+        </head><body><p>cached</p></body></html>";
+    let s = TestServer::start_with(&[], |root| std::fs::write(root.join("index.html"), page).unwrap()).await;
+    let Some(browser) = browser() else { return };
+    let tab_page = browser.new_page("about:blank").await.unwrap();
+    let loads = tab_page.event_listener::<EventLoadEventFired>().await.unwrap();
+    let mut tab = Tab {
+        page: tab_page,
+        loads,
+    };
+    tab.page.goto(s.url("/")).await.unwrap();
+    tab.next_load().await;
+    tab.next_load().await; // the one reload
+    let refused: bool = tab
+        .eval("async () => { await new Promise(r => addEventListener('devserve:refused', r, { once: true })); return true; }")
+        .await;
+    assert!(refused);
+    let loads: String = tab.eval("() => sessionStorage.loads").await;
+    assert_eq!(loads, "2", "reloaded once, then gave up instead of looping");
+    tab.close().await;
+}
+
+#[tokio::test]
+async fn bad_gateway_page_reloads_when_the_backend_comes_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = TestServer::start(&["--proxy", &format!("/app=http://127.0.0.1:{port}")]).await;
+    let Some(mut tab) = Tab::open(&s, "/app/").await else {
+        return;
+    };
+    assert!(tab.text().await.contains("502"), "the backend is down");
+    let app = axum::Router::new().route(
+        "/app/",
+        axum::routing::get(|| async { axum::response::Html("<p>backend up</p>") }),
+    );
+    let _backend = Backend::start_on(app, port).await;
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "backend up");
+    tab.close().await;
+}

@@ -290,3 +290,38 @@ async fn client_script_is_served() {
     assert!(r.text().await.unwrap().contains("/__devserve/ws"));
     assert_eq!(s.get("/__devserve/other").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// Regression: the redirect was built from the raw path, so `//docs` sent the browser to
+/// `http://docs/`.
+#[tokio::test]
+async fn redirect_of_a_doubled_slash_stays_on_this_server() {
+    let s = TestServer::start_with(&[], |root| std::fs::create_dir(root.join("docs")).unwrap()).await;
+    let raw = crate::support::raw_request(
+        s.addr,
+        "GET //docs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 307"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("\r\nlocation: /docs/\r\n"),
+        "{raw}"
+    );
+}
+
+/// Regression: checking many ranges for overlap is quadratic; past a few, the whole file is sent.
+#[tokio::test]
+async fn a_range_header_with_many_ranges_gets_the_whole_file() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("a.bin"), vec![7u8; 100_000]).unwrap()
+    })
+    .await;
+    let ranges: Vec<String> = (0..5000).map(|i| format!("{}-{}", i * 2, i * 2)).collect();
+    let r = client()
+        .get(s.url("/a.bin"))
+        .header(header::RANGE, format!("bytes={}", ranges.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().len(), 100_000);
+}

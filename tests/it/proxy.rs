@@ -467,3 +467,31 @@ async fn json(
         other => panic!("expected a JSON text frame, got {other:?}"),
     }
 }
+
+/// Regression: graceful shutdown waited for every open connection, and a proxied event stream
+/// never ends, so Ctrl-C hung.
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_an_endless_proxied_stream() {
+    let app = Router::new().route(
+        "/api/events",
+        get(|| async {
+            let ticks = futures_util::stream::unfold(0u64, |n| async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((Ok::<_, std::io::Error>(format!("data: {n}\n\n")), n + 1))
+            });
+            (
+                [("content-type", "text/event-stream")],
+                axum::body::Body::from_stream(ticks),
+            )
+        }),
+    );
+    let backend = Backend::start(app).await;
+    let mut s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
+    ])
+    .await;
+    let mut events = client().get(s.url("/api/events")).send().await.unwrap();
+    assert!(events.chunk().await.unwrap().is_some(), "the stream flows");
+    s.stop().await; // fails after WAIT if shutdown waits for the stream
+}

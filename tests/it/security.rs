@@ -143,3 +143,17 @@ async fn no_cors_headers_by_default() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn unreadable_host_is_refused() {
+    let s = TestServer::start(&[]).await;
+    let raw = raw_request(
+        s.addr,
+        "GET / HTTP/1.1\r\nHost: caf\u{e9}.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        raw.starts_with("HTTP/1.1 403") || raw.starts_with("HTTP/1.1 400"),
+        "{raw}"
+    );
+}

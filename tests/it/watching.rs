@@ -243,3 +243,49 @@ async fn subfolder_deleted_and_recreated_is_watched_again() {
     let (_, paths, _) = tab.updated().await;
     assert_eq!(paths, vec!["/dist/js/app.js"], "the new folder is watched");
 }
+
+/// Regression: a deleted folder has no metadata left, so `node_modules` going away (`npm ci`)
+/// was not recognised as an ignored folder and reloaded every tab.
+#[tokio::test]
+async fn deleting_an_ignored_folder_reloads_nothing() {
+    let s = TestServer::start_with(&["--ignore", "dist/"], |root| {
+        fs::create_dir_all(root.join("node_modules/pkg")).unwrap();
+        fs::write(root.join("node_modules/pkg/index.js"), "x").unwrap();
+        fs::create_dir_all(root.join("dist")).unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    fs::remove_dir_all(s.path("node_modules")).unwrap();
+    fs::remove_dir_all(s.path("dist")).unwrap();
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    assert_eq!(seen, vec![(vec!["/marker.txt".to_string()], true)]);
+}
+
+#[tokio::test]
+async fn a_huge_batch_names_at_most_a_thousand_paths_and_reloads() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    let staging = s.dir.path().join("staging");
+    fs::create_dir(&staging).unwrap();
+    for i in 0..1500 {
+        fs::write(staging.join(format!("{i}.css")), "a{}").unwrap();
+    }
+    fs::rename(&staging, s.path("generated")).unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert_eq!(paths.len(), 1000);
+    assert!(reload, "cut short, so not a stylesheet-only batch");
+}
+
+#[tokio::test]
+async fn gitignore_with_a_bad_line_keeps_its_good_ones_and_braces_work_in_ignore() {
+    let s = TestServer::start_with(&["--ignore", "*.{tmp,bak}"], |root| {
+        fs::write(root.join(".gitignore"), "bad[\n*.log\n").unwrap();
+    })
+    .await;
+    let mut tab = s.tab().await;
+    for f in ["debug.log", "x.tmp", "y.bak"] {
+        fs::write(s.path(f), "x").unwrap();
+    }
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    assert_eq!(seen, vec![(vec!["/marker.txt".to_string()], true)]);
+}
