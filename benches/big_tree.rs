@@ -11,74 +11,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+
+mod common;
+use common::{generate_tree as generate, inotify_watches, rss_kib, DEPS};
 use tokio_tungstenite::tungstenite::Message;
-
-/// Folders and files per folder: (app folders, files each), (node_modules folders, files each).
-const APP: (usize, usize) = (200, 12);
-const DEPS: (usize, usize) = (1500, 15);
-
-fn generate(root: &Path) -> (usize, usize) {
-    let (mut files, mut folders) = (0, 0);
-    std::fs::write(root.join("index.html"), "<!doctype html><p>big tree</p>").unwrap();
-    for d in 0..APP.0 {
-        let dir = root.join(format!("src/mod{:02}/part{d:03}", d % 20));
-        std::fs::create_dir_all(&dir).unwrap();
-        folders += 1;
-        for f in 0..APP.1 {
-            std::fs::write(
-                dir.join(format!("file{f}.js")),
-                format!("export const v = {f};\n"),
-            )
-            .unwrap();
-            files += 1;
-        }
-    }
-    for d in 0..DEPS.0 {
-        let dir = root.join(format!("node_modules/pkg{:03}/lib/sub{d}", d / 10));
-        std::fs::create_dir_all(&dir).unwrap();
-        folders += 1;
-        for f in 0..DEPS.1 {
-            std::fs::write(dir.join(format!("m{f}.js")), "module.exports = 1;\n").unwrap();
-            files += 1;
-        }
-    }
-    let deep = root.join("src/a/b/c/d/e/f");
-    std::fs::create_dir_all(&deep).unwrap();
-    std::fs::write(deep.join("deep.html"), "<p>0</p>").unwrap();
-    (files + 2, folders + 8)
-}
-
-fn inotify_watches(pid: u32) -> usize {
-    let mut watches = 0;
-    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let is_inotify = std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().contains("inotify"));
-        if is_inotify {
-            let info =
-                std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy()))
-                    .unwrap_or_default();
-            watches += info.lines().filter(|l| l.starts_with("inotify wd:")).count();
-        }
-    }
-    watches
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {

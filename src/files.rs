@@ -9,16 +9,18 @@
 use std::hash::{Hash, Hasher};
 use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use crate::cache::{Cached, Injected, Stamp};
 use crate::inject::{inject, wants_injection};
 use crate::server::AppState;
 
@@ -145,12 +147,16 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
     let headers = req.headers();
     let page = Page::new(&state, headers, req.method() == Method::HEAD);
     let url_path = req.uri().path();
+    if let Some(hit) = state.cache.get(url_path) {
+        return respond(&page, &hit);
+    }
+    let generation = state.cache.generation();
     let segments = match url_to_segments(url_path) {
         Ok(segments) => segments,
         Err(_) => return not_found(&page, url_path),
     };
     match locate(&state.root, &segments).await {
-        Found::File(path, meta) => serve_file(&page, &path, &meta).await,
+        Found::File(path, meta) => serve_file(&page, Some(url_path), generation, &path, &meta).await,
         Found::Dir(dir) => {
             if !url_path.ends_with('/') {
                 // Built from the segments, not the raw path: `//evil.example` must stay a path.
@@ -169,14 +175,15 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
             let mut index = segments.clone();
             index.push("index.html".into());
             match locate(&state.root, &index).await {
-                Found::File(path, meta) => serve_file(&page, &path, &meta).await,
+                Found::File(path, meta) => serve_file(&page, Some(url_path), generation, &path, &meta).await,
                 _ => listing(&page, &dir, url_path).await,
             }
         }
         Found::Missing => {
             if state.spa && is_navigation(headers) {
                 if let Found::File(path, meta) = locate(&state.root, &["index.html".to_string()]).await {
-                    return serve_file(&page, &path, &meta).await;
+                    // Not kept under this URL: what it gets depends on how it is asked for.
+                    return serve_file(&page, None, generation, &path, &meta).await;
                 }
             }
             not_found(&page, url_path)
@@ -195,47 +202,39 @@ fn is_navigation(headers: &HeaderMap) -> bool {
     }
 }
 
-async fn serve_file(page: &Page<'_>, path: &Path, meta: &std::fs::Metadata) -> Response {
-    let (state, headers, head) = (page.state, page.headers, page.head);
+/// Serves one file. Files read whole are kept in the cache under `cache_key` (when given, and
+/// when nothing changed since `generation`).
+async fn serve_file(
+    page: &Page<'_>,
+    cache_key: Option<&str>,
+    generation: u64,
+    path: &Path,
+    meta: &std::fs::Metadata,
+) -> Response {
+    let (headers, head) = (page.headers, page.head);
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let html = mime.essence_str() == "text/html";
     let injecting = html && page.injects() && meta.len() <= INJECT_MAX;
     let modified = meta.modified().ok();
 
     if injecting || meta.len() <= READ_WHOLE_MAX {
-        let Ok(mut bytes) = tokio::fs::read(path).await else {
+        let Ok(bytes) = tokio::fs::read(path).await else {
             return not_found(page, "");
         };
-        if injecting {
-            bytes = inject(&bytes, &page.tag(None));
-        }
-        let etag = content_etag(&bytes, injecting.then_some(state.token.as_str()));
-        let mut builder = Response::builder()
-            .header(header::CONTENT_TYPE, content_type(&mime, Some(&bytes)))
-            .header(header::ETAG, &etag);
-        if html {
-            builder = builder.header(header::VARY, "Sec-Fetch-Dest");
-        }
-        if !injecting {
-            // An injected page changes with every run's token, so its date says nothing.
-            if let Some(m) = modified {
-                builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(m));
-            }
-        }
-        if not_modified(headers, &etag, (!injecting).then_some(modified).flatten()) {
-            return builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .unwrap_or_default();
-        }
-        if injecting {
-            return finish(builder, bytes.len() as u64, head, || Body::from(bytes));
-        }
-        let len = bytes.len() as u64;
-        let range = requested_range(headers, len, &etag);
-        return with_range(builder, range, len, head, |start, end| {
-            Body::from(bytes::Bytes::from(bytes).slice(start as usize..end as usize))
-        });
+        let entry = Cached {
+            source: Some((path.to_path_buf(), Stamp::of(meta))),
+            etag: content_etag(&bytes, None),
+            content_type: content_type(&mime, Some(&bytes)),
+            bytes: Bytes::from(bytes),
+            modified,
+            html,
+            injected: Mutex::new(None),
+        };
+        let entry = match cache_key {
+            Some(key) => page.state.cache.insert(key, path, generation, entry),
+            None => Arc::new(entry),
+        };
+        return respond(page, &entry);
     }
 
     // Large files stream from disk, validated by size and mtime.
@@ -267,6 +266,64 @@ async fn serve_file(page: &Page<'_>, path: &Path, meta: &std::fs::Metadata) -> R
     }
     let stream = ReaderStream::with_capacity(file.take(end - start), 64 * 1024);
     with_range(builder, range, len, head, move |_, _| Body::from_stream(stream))
+}
+
+/// Answers from a file held in memory: validators, ranges, and the client injected into a page
+/// (made once per batch of changes and kept with the file).
+fn respond(page: &Page<'_>, entry: &Cached) -> Response {
+    let (headers, head) = (page.headers, page.head);
+    if entry.html && page.injects() {
+        let (bytes, etag) = injected(page, entry);
+        let builder = Response::builder()
+            .header(header::CONTENT_TYPE, entry.content_type.clone())
+            .header(header::ETAG, &etag)
+            .header(header::VARY, "Sec-Fetch-Dest");
+        // An injected page changes with every run's token, so its date says nothing.
+        if not_modified(headers, &etag, None) {
+            return builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+        return finish(builder, bytes.len() as u64, head, || Body::from(bytes));
+    }
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, entry.content_type.clone())
+        .header(header::ETAG, &entry.etag);
+    if entry.html {
+        builder = builder.header(header::VARY, "Sec-Fetch-Dest");
+    }
+    if let Some(m) = entry.modified {
+        builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(m));
+    }
+    if not_modified(headers, &entry.etag, entry.modified) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let len = entry.bytes.len() as u64;
+    let range = requested_range(headers, len, &entry.etag);
+    let bytes = entry.bytes.clone();
+    with_range(builder, range, len, head, |start, end| {
+        Body::from(bytes.slice(start as usize..end as usize))
+    })
+}
+
+/// The page with the client injected for this request's seq, made once and kept with the file.
+fn injected(page: &Page<'_>, entry: &Cached) -> (Bytes, String) {
+    let mut slot = entry.injected.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(made) = slot.as_ref().filter(|made| made.seq == page.seq) {
+        return (made.bytes.clone(), made.etag.clone());
+    }
+    let bytes = Bytes::from(inject(&entry.bytes, &page.tag(None)));
+    let etag = content_etag(&bytes, Some(&page.state.token));
+    *slot = Some(Injected {
+        seq: page.seq,
+        bytes: bytes.clone(),
+        etag: etag.clone(),
+    });
+    (bytes, etag)
 }
 
 /// Adds `Accept-Ranges` and answers with the range asked for (206 or 416), else the whole body.

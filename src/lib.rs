@@ -10,6 +10,7 @@
 //! - [`server`]: the Router, reserved paths and layers.
 //! - [`files`]: static files, listing, 404, containment.
 //! - [`inject`]: the pure HTML injection.
+//! - [`cache`]: small files held in memory between changes.
 //! - [`watch`]: notify → batches of changes.
 //! - [`poll`]: the polling watcher, for file systems without events.
 //! - [`reload`]: the hub, the WebSocket endpoint, the message types.
@@ -17,6 +18,7 @@
 //! - [`security`]: Host / Origin / token checks.
 //! - [`error`]: start-up errors.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -96,8 +98,9 @@ pub async fn run(
     let token = security::random_token();
     let hub = Arc::new(reload::Hub::new());
     let tracker = TaskTracker::new();
+    let cache = Arc::new(cache::FileCache::new());
     if config.reload {
-        watch::spawn(&config, hub.clone(), shutdown.clone(), &tracker)?;
+        watch::spawn(&config, hub.clone(), cache.clone(), shutdown.clone(), &tracker)?;
     } else {
         hub.set_ready();
     }
@@ -111,6 +114,7 @@ pub async fn run(
         spa: config.spa,
         allowed_hosts,
         proxy: proxy::Proxy::new(config.proxies.clone(), config.proxy_timeout),
+        cache,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use notify::event::{CreateKind, DataChange, EventKind, ModifyKind, RemoveKind};
+use notify::event::{CreateKind, EventKind, ModifyKind, RemoveKind};
 
 /// What identifies one version of a folder entry.
 #[derive(Debug, Clone)]
@@ -136,7 +136,8 @@ fn diff(dir: &Path, before: &Snapshot, now: &Snapshot, sink: &impl Fn(EventKind,
             None => sink(EventKind::Create(CreateKind::Any), dir.join(name)),
             // A folder's own stamp changes when its entries do; those entries speak for it.
             Some(old) if !(old.same(stamp) || old.is_dir && stamp.is_dir) => sink(
-                EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+                // Not `Data`: that kind means a writer with the file open, which polling cannot see.
+                EventKind::Modify(ModifyKind::Any),
                 dir.join(name),
             ),
             Some(_) => {}

@@ -42,6 +42,8 @@ pub struct AppState {
     pub allowed_hosts: Vec<String>,
     /// `--proxy` rules and their client.
     pub proxy: Proxy,
+    /// Small files held in memory until the watcher sees a change.
+    pub cache: Arc<crate::cache::FileCache>,
     pub shutdown: CancellationToken,
     /// Upgraded sockets, which axum's graceful shutdown does not wait for.
     pub tracker: TaskTracker,

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::FileCache;
 use crate::config::Config;
 use crate::error::StartError;
 use crate::files::path_to_url;
@@ -31,6 +32,14 @@ use crate::reload::{Batch, Hub};
 
 /// A continuous writer still gets a batch out this long after its first write.
 const BATCH_CAP: Duration = Duration::from_secs(1);
+/// Quiet needed while some file is still open for writing (written to, not yet closed): vim
+/// fsyncs between its write and its close, and the save is one change, not two.
+const WRITER_QUIET: Duration = Duration::from_millis(100);
+/// A batch this big is a burst (a checkout, a build) that may stall between files: it waits for
+/// [`BURST_QUIET`] of quiet, so that it stays one batch and one reload.
+const BURST_PATHS: usize = 8;
+const BURST_EVENTS: usize = 32;
+const BURST_QUIET: Duration = Duration::from_millis(50);
 /// Raw events in flight between notify's thread and the batcher; past this, the batch is a
 /// full reload (as after an inotify queue overflow).
 const QUEUE: usize = 8192;
@@ -219,6 +228,7 @@ type Raw = (EventKind, PathBuf);
 pub fn spawn(
     config: &Config,
     hub: Arc<Hub>,
+    cache: Arc<FileCache>,
     shutdown: CancellationToken,
     tracker: &tokio_util::task::TaskTracker,
 ) -> Result<(), StartError> {
@@ -247,8 +257,13 @@ pub fn spawn(
             }
             Err(_) => return,
         };
+        if !watching.polling() {
+            // Served from memory only what OS events will report changed, at once.
+            let (root, ignorer) = (watching.root.clone(), watching.ignorer.clone());
+            cache.enable(move |path| path.starts_with(&root) && !ignorer.ignored(&root, path, false));
+        }
         hub.set_ready();
-        batch_loop(Arc::new(watching), rx, hub, debounce, shutdown).await;
+        batch_loop(Arc::new(watching), rx, hub, cache, debounce, shutdown).await;
     });
     Ok(())
 }
@@ -344,6 +359,13 @@ fn counts(kind: &EventKind) -> bool {
 }
 
 impl Watching {
+    fn polling(&self) -> bool {
+        self.watcher
+            .lock()
+            .map(|w| matches!(*w, Backend::Poll(_)))
+            .unwrap_or(true)
+    }
+
     /// Replaces OS events with polling (the OS ran out of inotify watches) and watches everything
     /// again; returns how many folders.
     fn fall_back_to_polling(&self) -> usize {
@@ -543,6 +565,7 @@ async fn batch_loop(
     watching: Arc<Watching>,
     mut rx: mpsc::Receiver<Raw>,
     hub: Arc<Hub>,
+    cache: Arc<FileCache>,
     debounce: Duration,
     shutdown: CancellationToken,
 ) {
@@ -550,20 +573,33 @@ async fn batch_loop(
     let mut first = Instant::now();
     let mut last = Instant::now();
     let mut guard = LoopGuard::default();
+    let mut writing = Writers::default();
     loop {
         let due = (!pending.is_empty()).then(|| {
-            let settled = (last + debounce).min(first + BATCH_CAP);
+            let quiet = if pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
+                BURST_QUIET.max(debounce)
+            } else if writing.open.is_empty() {
+                debounce
+            } else {
+                WRITER_QUIET.max(debounce)
+            };
+            let settled = (last + quiet).min(first + BATCH_CAP);
             guard.earliest().map_or(settled, |earliest| settled.max(earliest))
         });
         tokio::select! {
             _ = shutdown.cancelled() => return,
             raw = rx.recv() => {
                 let Some((kind, path)) = raw else { return };
+                // Anything may have changed what a URL serves: forget what is held in memory now,
+                // before the batch settles, so no request sees the old file after the write.
+                cache.invalidate();
                 if pending.is_empty() {
                     first = Instant::now();
                 }
+                writing.note(kind, &path);
                 let mut arrived: Vec<PathBuf> = record(&mut pending, &watching, kind, path).into_iter().collect();
                 while let Ok((kind, path)) = rx.try_recv() {
+                    writing.note(kind, &path);
                     arrived.extend(record(&mut pending, &watching, kind, path));
                 }
                 if !arrived.is_empty() {
@@ -583,6 +619,7 @@ async fn batch_loop(
             }
             _ = sleep_until(due) => {
                 let batch = std::mem::take(&mut pending);
+                writing.events = 0;
                 let w = watching.clone();
                 let Ok(Some(batch)) = tokio::task::spawn_blocking(move || w.settle(batch)).await else { continue };
                 if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
@@ -591,8 +628,39 @@ async fn batch_loop(
                          folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
                     );
                 }
+                // Once more as the batch goes out: a page read since carries the previous seq.
+                cache.invalidate();
                 announce(&hub, batch);
             }
+        }
+    }
+}
+
+/// Which files are being written right now: written to (or created) and not yet closed, as
+/// inotify tells. A batch is not sent while a writer is mid-file unless it stays quiet for long.
+#[derive(Debug, Default)]
+struct Writers {
+    open: std::collections::HashSet<PathBuf>,
+    /// Events in the current batch.
+    events: usize,
+}
+
+impl Writers {
+    fn note(&mut self, kind: EventKind, path: &Path) {
+        self.events += 1;
+        match kind {
+            // Bounded: a writer that never closes only costs the longer window.
+            EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_))
+                if self.open.len() < 1024 =>
+            {
+                self.open.insert(path.to_path_buf());
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_)) => {
+                self.open.remove(path);
+            }
+            _ => {}
         }
     }
 }

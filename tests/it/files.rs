@@ -325,3 +325,22 @@ async fn a_range_header_with_many_ranges_gets_the_whole_file() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.unwrap().len(), 100_000);
 }
+
+/// Files are served from memory between changes; a save must still be seen at once, before the
+/// watcher's event arrives, even when the size stays the same.
+#[tokio::test]
+async fn a_saved_file_is_never_served_stale_from_memory() {
+    let s = TestServer::start_with(&[], |root| {
+        let path = root.join("app.css");
+        std::fs::write(&path, "v00").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+    })
+    .await;
+    assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
+    assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
+    for i in 1..20 {
+        s.write("app.css", format!("v{i:02}"));
+        assert_eq!(s.get("/app.css").await.text().await.unwrap(), format!("v{i:02}"), "save {i}");
+    }
+}

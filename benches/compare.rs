@@ -1,0 +1,785 @@
+//! devserve against the tools people use instead, one server at a time, each with its defaults,
+//! on this machine in this run: Vite's dev server, live-server and browser-sync from npm, and
+//! nginx as the ceiling for plain files. Writes a Markdown report.
+//!
+//! Run it with `bench/run` (which installs the peers outside the repository), or directly:
+//!
+//!     DEVSERVE_BENCH_PEERS=/path/with/node_modules cargo bench --bench compare -- --out BENCHMARKS.md
+//!
+//! What it measures, per server:
+//! 1. save → reloaded: from the write to the new document's `load` in headless Chromium, next to
+//!    the browser's own `location.reload()` on the same server (the floor);
+//! 2. stylesheet save → new style computed, and whether the page navigated;
+//! 3. 300 pages written at once, and 300 rewrites of one page → how many reloads;
+//! 4. static throughput (wrk) on a 1 KiB file, a 1 MiB file and an HTML page (injected where the
+//!    server injects), with the ratio to nginx;
+//! 5. resident memory at rest, and start-up time and memory on a 25,000-file tree;
+//! 6. fan-out: 1,000 reload sockets, time until the last one hears of a save.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
+use chromiumoxide::listeners::EventStream;
+use chromiumoxide::{Browser, BrowserConfig, Page};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const SAVES: usize = 7;
+const SOCKETS: usize = 1000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tool {
+    Devserve,
+    Vite,
+    LiveServer,
+    BrowserSync,
+    Nginx,
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Devserve => "devserve",
+            Tool::Vite => "Vite dev server",
+            Tool::LiveServer => "live-server (npm)",
+            Tool::BrowserSync => "browser-sync",
+            Tool::Nginx => "nginx (no reload)",
+        }
+    }
+}
+
+/// A server under test, stopped on drop.
+struct Running {
+    child: Child,
+    port: u16,
+    _conf: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SIGTERM first, so nginx's master takes its workers along.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn peers_dir() -> PathBuf {
+    PathBuf::from(std::env::var("DEVSERVE_BENCH_PEERS").expect("DEVSERVE_BENCH_PEERS: run bench/run"))
+}
+
+/// Starts `tool` over `root` and waits until it answers `/`.
+async fn start(tool: Tool, root: &Path) -> Running {
+    let port = free_port();
+    let node = |script: &str| {
+        let mut c = Command::new("node");
+        c.arg(peers_dir().join("node_modules").join(script));
+        c
+    };
+    let root_s = root.display().to_string();
+    let mut conf = None;
+    let mut cmd = match tool {
+        Tool::Devserve => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
+            c.args([&root_s, "--port", &port.to_string(), "-q"]);
+            c
+        }
+        Tool::Vite => {
+            let mut c = node("vite/bin/vite.js");
+            c.args([
+                &root_s,
+                "--port",
+                &port.to_string(),
+                "--strictPort",
+                "--host",
+                "127.0.0.1",
+            ]);
+            c.args(["--clearScreen", "false", "--logLevel", "silent"]);
+            c
+        }
+        Tool::LiveServer => {
+            let mut c = node("live-server/live-server.js");
+            c.args([
+                &root_s,
+                &format!("--port={port}"),
+                "--host=127.0.0.1",
+                "--no-browser",
+                "--quiet",
+            ]);
+            c
+        }
+        Tool::BrowserSync => {
+            let mut c = node("browser-sync/dist/bin.js");
+            c.args([
+                "start",
+                "--server",
+                &root_s,
+                "--files",
+                &root_s,
+                "--port",
+                &port.to_string(),
+            ]);
+            c.args(["--no-open", "--no-notify", "--no-ui", "--logLevel", "silent"]);
+            c
+        }
+        Tool::Nginx => {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("nginx.conf");
+            std::fs::write(
+                &file,
+                format!(
+                    "user root; daemon off; worker_processes auto; pid {pid}; error_log {err};\n\
+                     events {{ worker_connections 4096; }}\n\
+                     http {{ include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on;\n\
+                       client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
+                       uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
+                       server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n",
+                    pid = dir.path().join("nginx.pid").display(),
+                    err = dir.path().join("error.log").display(),
+                    tmp = dir.path().display(),
+                    root = root_s,
+                ),
+            )
+            .unwrap();
+            let mut c = Command::new("nginx");
+            c.args([
+                "-c",
+                &file.display().to_string(),
+                "-p",
+                &dir.path().display().to_string(),
+            ]);
+            conf = Some(dir);
+            c
+        }
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running {
+        child,
+        port,
+        _conf: conf,
+    };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(running.url("/")).send().await {
+            if r.status().as_u16() < 500 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not answer within 60 s",
+            tool.name()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running
+}
+
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn page_html(body: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>bench</title>\
+         <link rel=\"stylesheet\" href=\"/style.css\"></head><body><h1>bench</h1><p>{body}</p></body></html>"
+    )
+}
+
+/// A fresh site for one server: a page, a stylesheet, and the files the throughput runs fetch.
+/// A temp folder whose path has no dot-named part: live-server ignores every path containing
+/// `/.`, so the usual `/tmp/.tmpXXXX` would hide all changes from it.
+fn plain_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("devserve-bench-")
+        .tempdir()
+        .unwrap()
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = plain_tempdir();
+    let root = dir.path();
+    std::fs::write(root.join("index.html"), page_html("0")).unwrap();
+    std::fs::write(root.join("page.html"), page_html(&"lorem ipsum ".repeat(150))).unwrap();
+    std::fs::write(root.join("style.css"), "h1 { color: rgb(1, 0, 0); }").unwrap();
+    std::fs::write(root.join("1k.txt"), "x".repeat(1024)).unwrap();
+    std::fs::write(root.join("1m.bin"), vec![7u8; 1024 * 1024]).unwrap();
+    dir
+}
+
+struct Tab {
+    page: Page,
+    loads: EventStream<EventLoadEventFired>,
+}
+
+impl Tab {
+    async fn open(browser: &Browser, url: &str) -> Tab {
+        let page = browser.new_page("about:blank").await.unwrap();
+        let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
+        let mut tab = Tab { page, loads };
+        tab.page.goto(url).await.unwrap();
+        tab.next_load(Duration::from_secs(10)).await;
+        // Let the tool's client connect (each has its own handshake).
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tab
+    }
+
+    async fn next_load(&mut self, limit: Duration) -> bool {
+        matches!(tokio::time::timeout(limit, self.loads.next()).await, Ok(Some(_)))
+    }
+
+    async fn eval<T: serde::de::DeserializeOwned>(&self, js: &str) -> Option<T> {
+        let res = tokio::time::timeout(Duration::from_secs(10), self.page.evaluate_function(js))
+            .await
+            .ok()?
+            .ok()?;
+        res.into_value().ok()
+    }
+
+    /// Epoch milliseconds at which the current document's load event started.
+    async fn load_started(&self) -> Option<f64> {
+        self.eval(
+            "() => performance.timeOrigin + performance.getEntriesByType('navigation')[0].loadEventStart",
+        )
+        .await
+    }
+
+    /// Counts loads until none has come for `quiet`.
+    async fn count_loads(&mut self, first_within: Duration, quiet: Duration) -> usize {
+        let mut n = 0;
+        let mut limit = first_within;
+        while self.next_load(limit).await {
+            n += 1;
+            limit = quiet;
+        }
+        n
+    }
+}
+
+struct Row {
+    tool: Tool,
+    floor_ms: f64,
+    reload_ms: f64,
+    css_ms: f64,
+    css_navigated: bool,
+    burst_reloads: usize,
+    rewrite_reloads: usize,
+    rps: [f64; 3],
+    idle_mib: f64,
+    tree_start_ms: f64,
+    tree_mib: f64,
+    fanout_ms: Option<f64>,
+}
+
+async fn measure_reload(browser: &Browser, run: &Running, root: &Path) -> (f64, f64) {
+    let mut tab = Tab::open(browser, &run.url("/")).await;
+    let mut floor = Vec::new();
+    for _ in 0..SAVES {
+        let _: Option<bool> = tab
+            .eval("() => { sessionStorage.t0 = String(performance.timeOrigin + performance.now()); setTimeout(() => location.reload()); return true; }")
+            .await;
+        if tab.next_load(Duration::from_secs(10)).await {
+            let t0: Option<String> = tab.eval("() => sessionStorage.t0").await;
+            if let (Some(t0), Some(loaded)) =
+                (t0.and_then(|t| t.parse::<f64>().ok()), tab.load_started().await)
+            {
+                floor.push(loaded - t0);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut saves = Vec::new();
+    for i in 0..SAVES {
+        let t0 = epoch_ms();
+        std::fs::write(root.join("index.html"), page_html(&format!("save {i}"))).unwrap();
+        if tab.next_load(Duration::from_secs(10)).await {
+            if let Some(loaded) = tab.load_started().await {
+                saves.push(loaded - t0);
+            }
+            // Drain a second reload, if the tool sends one, before the next save.
+            tab.count_loads(Duration::from_millis(700), Duration::from_millis(700))
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = tab.page.close().await;
+    (median(floor), median(saves))
+}
+
+async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, bool) {
+    let mut tab = Tab::open(browser, &run.url("/")).await;
+    let _: Option<bool> = tab.eval("() => { window.__mark = 1; return true; }").await;
+    let mut times = Vec::new();
+    let mut navigated = false;
+    for i in 0..5 {
+        let target = format!("rgb({}, 0, 0)", i + 2);
+        // Checks the computed style on every turn of a MessageChannel: no timer clamping.
+        let arm = format!(
+            "() => {{ window.__changed = new Promise(r => {{ const h1 = document.querySelector('h1'); \
+             const ch = new MessageChannel(); const stop = Date.now() + 8000; \
+             ch.port1.onmessage = () => {{ if (getComputedStyle(h1).color === '{target}') r(performance.timeOrigin + performance.now()); \
+             else if (Date.now() > stop) r(null); else ch.port2.postMessage(0); }}; ch.port2.postMessage(0); }}); return true; }}"
+        );
+        let _: Option<bool> = tab.eval(&arm).await;
+        let t0 = epoch_ms();
+        std::fs::write(root.join("style.css"), format!("h1 {{ color: {target}; }}")).unwrap();
+        let changed: Option<f64> = tab.eval("async () => await window.__changed").await;
+        match changed {
+            Some(t) => times.push(t - t0),
+            None => {
+                // The document went away (a reload) or the style never changed in place.
+                navigated = true;
+                tab.count_loads(Duration::from_secs(3), Duration::from_millis(700))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                let _: Option<bool> = tab.eval("() => { window.__mark = 1; return true; }").await;
+                continue;
+            }
+        }
+        let mark: Option<i32> = tab.eval("() => window.__mark").await;
+        if mark != Some(1) {
+            navigated = true;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let _ = tab.page.close().await;
+    (median(times), navigated)
+}
+
+async fn measure_bursts(browser: &Browser, run: &Running, root: &Path) -> (usize, usize) {
+    let mut tab = Tab::open(browser, &run.url("/")).await;
+    let gen = root.join("gen");
+    std::fs::create_dir_all(&gen).unwrap();
+    for i in 0..300 {
+        std::fs::write(gen.join(format!("p{i}.html")), page_html(&i.to_string())).unwrap();
+    }
+    let burst = tab
+        .count_loads(Duration::from_secs(5), Duration::from_millis(1500))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for i in 0..300 {
+        std::fs::write(root.join("index.html"), page_html(&format!("rewrite {i}"))).unwrap();
+    }
+    let rewrites = tab
+        .count_loads(Duration::from_secs(5), Duration::from_millis(1500))
+        .await;
+    let _ = tab.page.close().await;
+    (burst, rewrites)
+}
+
+fn wrk(url: &str) -> f64 {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", "-d5s", url])
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// 1,000 reload sockets in the tool's own protocol; time from a save until the last one hears.
+async fn measure_fanout(tool: Tool, run: &Running, root: &Path) -> Option<f64> {
+    let (url, protocol, hello, hears): (String, Option<&str>, &str, &str) = match tool {
+        Tool::Devserve => {
+            let page = reqwest::get(run.url("/")).await.ok()?.text().await.ok()?;
+            let start = page.find("data-token=\"")? + 12;
+            let token = &page[start..start + 32];
+            (
+                format!("ws://127.0.0.1:{}/__devserve/ws?token={token}", run.port),
+                None,
+                "connected",
+                "updated",
+            )
+        }
+        Tool::LiveServer => (
+            format!("ws://127.0.0.1:{}/ws", run.port),
+            None,
+            "connected",
+            "reload",
+        ),
+        Tool::Vite => {
+            let client = reqwest::get(run.url("/@vite/client"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let start = client.find("const wsToken = \"")? + 17;
+            let token = &client[start..start + client[start..].find('"')?];
+            (
+                format!("ws://127.0.0.1:{}/?token={token}", run.port),
+                Some("vite-hmr"),
+                "connected",
+                "full-reload",
+            )
+        }
+        Tool::BrowserSync | Tool::Nginx => return None,
+    };
+    let mut sockets = Vec::with_capacity(SOCKETS);
+    for _ in 0..SOCKETS {
+        let mut req = url.as_str().into_client_request().ok()?;
+        if let Some(p) = protocol {
+            req.headers_mut()
+                .insert("sec-websocket-protocol", p.parse().ok()?);
+        }
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.ok()?;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            if msg.to_text().is_ok_and(|t| t.contains(hello)) {
+                break;
+            }
+        }
+        sockets.push(ws);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for mut ws in sockets {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = ws.next().await {
+                if msg.to_text().is_ok_and(|t| t.contains(hears)) {
+                    let _ = tx.send(Instant::now());
+                    break;
+                }
+            }
+            let _ = ws.close(None).await;
+        });
+    }
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = Instant::now();
+    std::fs::write(root.join("index.html"), page_html("fan-out")).unwrap();
+    let mut last = None;
+    let mut heard = 0;
+    while let Ok(Some(t)) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        heard += 1;
+        last = Some(t);
+        if heard == SOCKETS {
+            break;
+        }
+    }
+    let last = last?;
+    (heard == SOCKETS).then(|| (last - t0).as_secs_f64() * 1000.0)
+}
+
+async fn measure_tree(tool: Tool) -> (f64, f64) {
+    let dir = plain_tempdir();
+    common::generate_tree(dir.path());
+    let t0 = Instant::now();
+    let run = start(tool, dir.path()).await;
+    let started = t0.elapsed().as_secs_f64() * 1000.0;
+    // Whatever the tool does in the background (watchers, pre-bundling) gets two seconds.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mib = common::rss_tree_kib(run.child.id()) as f64 / 1024.0;
+    (started, mib)
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max.min(65536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+async fn launch_browser() -> Browser {
+    let chrome = std::env::var_os("CHROME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let profile = tempfile::tempdir().unwrap().keep();
+    let config = BrowserConfig::builder()
+        .chrome_executable(chrome)
+        .new_headless_mode()
+        .no_sandbox()
+        .user_data_dir(profile)
+        .args([
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .args(["--no-first-run", "--disable-quic", "--disable-dev-shm-usage"])
+        .build()
+        .unwrap();
+    let (browser, mut handler) = Browser::launch(config).await.expect("Chromium starts");
+    tokio::spawn(async move { while handler.next().await.is_some() {} });
+    browser
+}
+
+fn version(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| {
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn npm_version(pkg: &str) -> String {
+    let json = std::fs::read_to_string(peers_dir().join("node_modules").join(pkg).join("package.json"))
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    v["version"].as_str().unwrap_or("?").to_string()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    raise_fd_limit();
+    let browser = launch_browser().await;
+    let tools = [
+        Tool::Nginx,
+        Tool::Devserve,
+        Tool::Vite,
+        Tool::LiveServer,
+        Tool::BrowserSync,
+    ];
+    let mut rows = Vec::new();
+    let mut nginx_rps = [f64::NAN; 3];
+    for tool in tools {
+        if !only.is_empty()
+            && tool != Tool::Nginx
+            && !only.iter().any(|o| tool.name().starts_with(o.as_str()))
+        {
+            continue;
+        }
+        eprintln!("== {}", tool.name());
+        let dir = site();
+        let root = dir.path();
+        let run = start(tool, root).await;
+        let _ = reqwest::get(run.url("/")).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let idle_mib = common::rss_tree_kib(run.child.id()) as f64 / 1024.0;
+        let rps = [
+            wrk(&run.url("/1k.txt")),
+            wrk(&run.url("/1m.bin")),
+            wrk(&run.url("/page.html")),
+        ];
+        eprintln!("   req/s {rps:?}, idle {idle_mib:.1} MiB");
+        if tool == Tool::Nginx {
+            nginx_rps = rps;
+            drop(run);
+            let (tree_start_ms, tree_mib) = measure_tree(tool).await;
+            rows.push(Row {
+                tool,
+                floor_ms: f64::NAN,
+                reload_ms: f64::NAN,
+                css_ms: f64::NAN,
+                css_navigated: false,
+                burst_reloads: 0,
+                rewrite_reloads: 0,
+                rps,
+                idle_mib,
+                tree_start_ms,
+                tree_mib,
+                fanout_ms: None,
+            });
+            continue;
+        }
+        let (floor_ms, reload_ms) = measure_reload(&browser, &run, root).await;
+        eprintln!("   reload {reload_ms:.1} ms (floor {floor_ms:.1} ms)");
+        let (css_ms, css_navigated) = measure_css(&browser, &run, root).await;
+        eprintln!("   css {css_ms:.1} ms, navigated: {css_navigated}");
+        let (burst_reloads, rewrite_reloads) = measure_bursts(&browser, &run, root).await;
+        eprintln!("   bursts: {burst_reloads} / {rewrite_reloads} reloads");
+        let fanout_ms = measure_fanout(tool, &run, root).await;
+        eprintln!("   fan-out {fanout_ms:?} ms");
+        drop(run);
+        let (tree_start_ms, tree_mib) = measure_tree(tool).await;
+        eprintln!("   25k tree: {tree_start_ms:.0} ms, {tree_mib:.1} MiB");
+        rows.push(Row {
+            tool,
+            floor_ms,
+            reload_ms,
+            css_ms,
+            css_navigated,
+            burst_reloads,
+            rewrite_reloads,
+            rps,
+            idle_mib,
+            tree_start_ms,
+            tree_mib,
+            fanout_ms,
+        });
+    }
+
+    let report = render(&rows, nginx_rps);
+    println!("{report}");
+    if let Some(out) = out {
+        std::fs::write(&out, report).unwrap();
+        eprintln!("wrote {out}");
+    }
+}
+
+fn render(rows: &[Row], nginx: [f64; 3]) -> String {
+    let mut md = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let date = version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(md, "Measured by `bench/run` ([benches/compare.rs](benches/compare.rs)) on {date}, one server at a time, \
+        each with its default settings, on the same machine in the same run.\n");
+    let _ = writeln!(
+        md,
+        "- machine: {cores} cores ({cpu}), {}",
+        version("uname", &["-sr"])
+    );
+    let _ = writeln!(
+        md,
+        "- devserve {} (release build); Vite {}, live-server {}, browser-sync {} on Node {}; {}; {}; {}\n",
+        env!("CARGO_PKG_VERSION"),
+        npm_version("vite"),
+        npm_version("live-server"),
+        npm_version("browser-sync"),
+        version("node", &["--version"]),
+        version("nginx", &["-v"]),
+        version("wrk", &["--version"]).split(" [").next().unwrap_or(""),
+        version("chromium", &["--version"])
+    );
+    let ms = |v: f64| {
+        if v.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{v:.0} ms")
+        }
+    };
+    let ratio = |v: f64, base: f64| {
+        if v.is_nan() || base.is_nan() || base == 0.0 {
+            "—".to_string()
+        } else {
+            format!("{:.2}×", v / base)
+        }
+    };
+    let _ = writeln!(md, "## Live reload\n");
+    let _ = writeln!(md, "| server | save → page reloaded | ÷ browser's own reload | stylesheet save → new style | navigated? | 300 pages written at once | 300 rewrites of one page | 1,000 sockets told |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for r in rows.iter().filter(|r| r.tool != Tool::Nginx) {
+        let fan = r.fanout_ms.map_or("—".to_string(), |v| format!("{v:.1} ms"));
+        let _ = writeln!(
+            md,
+            "| {} | {} (floor {}) | {} | {} | {} | {} reload(s) | {} reload(s) | {} |",
+            r.tool.name(),
+            ms(r.reload_ms),
+            ms(r.floor_ms),
+            ratio(r.reload_ms, r.floor_ms),
+            if r.css_ms.is_nan() {
+                "—".to_string()
+            } else {
+                format!("{:.1} ms", r.css_ms)
+            },
+            if r.css_navigated { "yes" } else { "no" },
+            r.burst_reloads,
+            r.rewrite_reloads,
+            fan
+        );
+    }
+    let _ = writeln!(md, "\n## Static files and memory\n");
+    let _ = writeln!(md, "| server | 1 KiB file req/s | 1 MiB file req/s | HTML page req/s | memory at rest | 25k-file tree: start → first 200 | 25k-file tree: memory |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for r in rows {
+        let cell = |i: usize| format!("{:.0} ({})", r.rps[i], ratio(r.rps[i], nginx[i]));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.1} MiB | {:.0} ms | {:.1} MiB |",
+            r.tool.name(),
+            cell(0),
+            cell(1),
+            cell(2),
+            r.idle_mib,
+            r.tree_start_ms,
+            r.tree_mib
+        );
+    }
+    let _ = writeln!(md, "\nNotes:\n\
+        - Reload times run from the file write to the new document's `load` event in headless Chromium; the floor is \
+        `location.reload()` on the same server and page. Median of {SAVES}.\n\
+        - The stylesheet time runs from the write until `getComputedStyle` shows the new value, checked on every turn of \
+        the event loop. Median of 5.\n\
+        - Throughput: `wrk -t2 -c32 -d5s` on the same 2 cores as the server; ratios are to nginx in this run. The HTML page \
+        is served with each tool's client injected, where it injects one.\n\
+        - Memory is resident memory of the server and its child processes. The 25k-file tree has 22,500 files in \
+        `node_modules`; memory is read 2 s after the first 200.\n\
+        - Fan-out speaks each tool's own reload protocol (browser-sync's is socket.io: not measured).");
+    md
+}
