@@ -279,6 +279,7 @@ fn start_watching(
     let handler = {
         let overflow = overflow.clone();
         let tx = tx.clone();
+        let (root, extra) = (root.clone(), extra.clone());
         move |res: notify::Result<notify::Event>| match res {
             Ok(event) => {
                 if event.need_rescan() {
@@ -290,6 +291,11 @@ fn start_watching(
                     return;
                 }
                 for path in event.paths {
+                    // ROOT's parent is watched to see ROOT itself replaced; its other entries
+                    // (a busy /tmp, a log being appended) are none of devserve's business.
+                    if path != root && base_for(&root, &extra, &path).is_none() {
+                        continue;
+                    }
                     if tx.try_send((event.kind, path)).is_err() {
                         overflow.store(true, Ordering::Relaxed);
                     }
@@ -345,6 +351,18 @@ fn start_watching(
     let folders = if count == 1 { "folder" } else { "folders" };
     tracing::debug!("watching {count} {folders} ({mode})");
     Ok(watching)
+}
+
+/// The watched folder a path belongs to: ROOT, or one of the `--watch` paths (a file counts only
+/// for itself).
+fn base_for<'a>(root: &'a Path, extra: &'a [(PathBuf, bool)], path: &Path) -> Option<&'a Path> {
+    if path.starts_with(root) {
+        return Some(root);
+    }
+    extra.iter().find_map(|(p, is_dir)| {
+        let hit = if *is_dir { path.starts_with(p) } else { path == p };
+        hit.then_some(p.as_path())
+    })
 }
 
 /// Whether an event can mean a change of content (opening or reading a file cannot).
@@ -467,13 +485,7 @@ impl Watching {
 
     /// The watched folder a path belongs to: ROOT, or one of the `--watch` paths.
     fn base_of<'a>(&'a self, path: &Path) -> Option<&'a Path> {
-        if path.starts_with(&self.root) {
-            return Some(&self.root);
-        }
-        self.extra.iter().find_map(|(p, is_dir)| {
-            let hit = if *is_dir { path.starts_with(p) } else { path == p };
-            hit.then_some(p.as_path())
-        })
+        base_for(&self.root, &self.extra, path)
     }
 
     /// Turns the paths seen in one batch into what the tabs are told, or nothing.

@@ -334,13 +334,22 @@ async fn a_saved_file_is_never_served_stale_from_memory() {
         let path = root.join("app.css");
         std::fs::write(&path, "v00").unwrap();
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
     })
     .await;
     assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
     assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
     for i in 1..20 {
         s.write("app.css", format!("v{i:02}"));
-        assert_eq!(s.get("/app.css").await.text().await.unwrap(), format!("v{i:02}"), "save {i}");
+        assert_eq!(
+            s.get("/app.css").await.text().await.unwrap(),
+            format!("v{i:02}"),
+            "save {i}"
+        );
     }
 }
