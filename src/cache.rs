@@ -2,11 +2,10 @@
 //!
 //! The watcher sees every change under ROOT, so a file read once can be served from memory until
 //! the next change: no path resolution, no read, no hashing on the hot path. The cache is keyed by
-//! the request's URL path and cleared whole on any watcher event (and again when a batch goes
-//! out), because a change can alter what a URL resolves to (a new `index.html`, a new symlink).
-//!
-//! Events take a moment to arrive, so a hit is also checked against the file itself: one `stat`,
-//! whose mtime, ctime, size and inode must be unchanged. That check is exact because a file is
+//! the request's URL path. A hit is checked against the file itself: one `stat`, whose mtime,
+//! ctime, size and inode must be unchanged, so a save is seen at once, before its event arrives.
+//! The cache is cleared whole when the watcher sees a file created, removed or renamed, which can
+//! change what a URL resolves to (a new `index.html`, a page replaced by an editor's rename). That check is exact because a file is
 //! admitted only once its mtime is [`SETTLED`] old (git's "racily clean" rule): any later write
 //! then carries a later mtime, however coarse the file system's clock.
 //!

@@ -365,6 +365,16 @@ fn base_for<'a>(root: &'a Path, extra: &'a [(PathBuf, bool)], path: &Path) -> Op
     })
 }
 
+/// Whether an event can change what a URL resolves to (a new `index.html`, a file replaced by a
+/// rename, a lost event): then the file cache is cleared. A change of content needs nothing: each
+/// cache hit checks its file's stat.
+fn changes_layout(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Other
+    )
+}
+
 /// Whether an event can mean a change of content (opening or reading a file cannot).
 fn counts(kind: &EventKind) -> bool {
     match kind {
@@ -602,15 +612,18 @@ async fn batch_loop(
             _ = shutdown.cancelled() => return,
             raw = rx.recv() => {
                 let Some((kind, path)) = raw else { return };
-                // Anything may have changed what a URL serves: forget what is held in memory now,
-                // before the batch settles, so no request sees the old file after the write.
-                cache.invalidate();
+                if changes_layout(&kind) {
+                    cache.invalidate();
+                }
                 if pending.is_empty() {
                     first = Instant::now();
                 }
                 writing.note(kind, &path);
                 let mut arrived: Vec<PathBuf> = record(&mut pending, &watching, kind, path).into_iter().collect();
                 while let Ok((kind, path)) = rx.try_recv() {
+                    if changes_layout(&kind) {
+                        cache.invalidate();
+                    }
                     writing.note(kind, &path);
                     arrived.extend(record(&mut pending, &watching, kind, path));
                 }
@@ -640,8 +653,6 @@ async fn batch_loop(
                          folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
                     );
                 }
-                // Once more as the batch goes out: a page read since carries the previous seq.
-                cache.invalidate();
                 announce(&hub, batch);
             }
         }
