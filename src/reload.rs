@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -64,7 +64,7 @@ pub struct Batch {
 
 /// Fans batches out to every connected tab.
 pub struct Hub {
-    tx: broadcast::Sender<Arc<str>>,
+    tx: broadcast::Sender<Utf8Bytes>,
     seq: AtomicU64,
     ready_tx: watch::Sender<bool>,
 }
@@ -92,7 +92,7 @@ impl Hub {
             reload: batch.reload,
         };
         match serde_json::to_string(&msg) {
-            Ok(text) => self.tx.send(Arc::from(text)).unwrap_or(0),
+            Ok(text) => self.tx.send(Utf8Bytes::from(text)).unwrap_or(0),
             Err(_) => 0,
         }
     }
@@ -176,13 +176,17 @@ pub async fn ws_handler(
 async fn serve_socket(
     mut socket: WebSocket,
     hub: Arc<Hub>,
-    mut rx: broadcast::Receiver<Arc<str>>,
+    mut rx: broadcast::Receiver<Utf8Bytes>,
     mut ready: watch::Receiver<bool>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    // One wait for shutdown for the socket's whole life: a fresh `cancelled()` on every turn of the
+    // loop would take the token's lock twice per message, a thousand sockets at once.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     // `connected` means "watching": wait for the watcher before saying it.
     tokio::select! {
-        _ = shutdown.cancelled() => return,
+        _ = &mut cancelled => return,
         res = ready.wait_for(|r| *r) => if res.is_err() { return },
     }
     // Read after subscribing: a batch published in between is both counted here and delivered.
@@ -195,12 +199,13 @@ async fn serve_socket(
     let mut lagged = false;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => {
+            _ = &mut cancelled => {
                 let _ = tokio::time::timeout(Duration::from_millis(200), socket.send(WsMessage::Close(None))).await;
                 return;
             }
             msg = rx.recv() => {
-                let text: Arc<str> = match msg {
+                // Serialised once for every socket: each gets a reference-counted clone.
+                let text: Utf8Bytes = match msg {
                     Ok(text) if lagged => {
                         // Batches were missed: whatever they held, reloading the page is right.
                         lagged = false;
@@ -210,7 +215,7 @@ async fn serve_socket(
                     Err(broadcast::error::RecvError::Lagged(_)) => { lagged = true; continue }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                if socket.send(WsMessage::Text(text.as_ref().into())).await.is_err() {
+                if socket.send(WsMessage::Text(text)).await.is_err() {
                     return;
                 }
             }
@@ -223,7 +228,7 @@ async fn serve_socket(
 }
 
 /// The same `updated` message with `reload: true`.
-fn force_reload(text: &str) -> Option<Arc<str>> {
+fn force_reload(text: &str) -> Option<Utf8Bytes> {
     match serde_json::from_str(text).ok()? {
         ServerMessage::Updated { seq, paths, .. } => serde_json::to_string(&ServerMessage::Updated {
             seq,
@@ -231,7 +236,7 @@ fn force_reload(text: &str) -> Option<Arc<str>> {
             reload: true,
         })
         .ok()
-        .map(Arc::from),
+        .map(Utf8Bytes::from),
         ServerMessage::Connected { .. } => None,
     }
 }

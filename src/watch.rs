@@ -371,7 +371,10 @@ fn base_for<'a>(root: &'a Path, extra: &'a [(PathBuf, bool)], path: &Path) -> Op
 fn changes_layout(kind: &EventKind) -> bool {
     matches!(
         kind,
-        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Other
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Other
     )
 }
 
