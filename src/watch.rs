@@ -741,8 +741,12 @@ impl LoopGuard {
 
 /// The file system type of the mount that holds `path`, when it is one that gives no events.
 fn eventless_fs_of(path: &Path) -> Option<String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    fs_type_of(&mountinfo, path).filter(|fs| EVENTLESS_FS.contains(&fs.as_str()) || fs.starts_with("fuse."))
+    eventless_fs_in(&std::fs::read_to_string("/proc/self/mountinfo").ok()?, path)
+}
+
+/// [`eventless_fs_of`] for a given mountinfo text.
+fn eventless_fs_in(mountinfo: &str, path: &Path) -> Option<String> {
+    fs_type_of(mountinfo, path).filter(|fs| EVENTLESS_FS.contains(&fs.as_str()) || fs.starts_with("fuse."))
 }
 
 /// The file system type of the longest mount point in `mountinfo` (proc(5) format) holding `path`.
@@ -915,6 +919,75 @@ mod tests {
             "whole components only"
         );
         assert_eq!(fs_type_of(info, Path::new("/srv/site")).as_deref(), Some("ext4"));
+    }
+
+    #[test]
+    fn folders_without_events_are_polled() {
+        let line = |fs: &str, at: &str| format!("50 22 0:60 / {at} rw,relatime - {fs} src rw\n");
+        let mut info = line("ext4", "/");
+        for (fs, at) in [
+            ("9p", "/mnt/c"),
+            ("drvfs", "/mnt/d"),
+            ("nfs4", "/net"),
+            ("cifs", "/smb"),
+            ("vboxsf", "/media/sf"),
+            ("fuse.sshfs", "/remote"),
+            ("overlay", "/app"),
+            ("tmpfs", "/run"),
+        ] {
+            info.push_str(&line(fs, at));
+        }
+        for (at, polled) in [
+            ("/mnt/c/site", true),
+            ("/mnt/d/x", true),
+            ("/net/home/site", true),
+            ("/smb/site", true),
+            ("/media/sf/site", true),
+            ("/remote/site", true),
+            ("/app/site", false),
+            ("/run/x", false),
+            ("/home/me/site", false),
+        ] {
+            assert_eq!(eventless_fs_in(&info, Path::new(at)).is_some(), polled, "{at}");
+        }
+    }
+
+    /// An inotify queue overflow loses events, maybe a new folder's: the batch reloads, and every
+    /// tree is walked again so that the new folder is watched.
+    #[test]
+    fn overflow_reloads_and_watches_new_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        std::fs::create_dir(&root).unwrap();
+        let (tx, mut rx) = mpsc::channel(QUEUE);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
+        let watching = start_watching(root.clone(), Vec::new(), ignorer, tx, overflow.clone(), None).unwrap();
+        // A folder whose creation event is treated as lost.
+        std::fs::create_dir(root.join("new")).unwrap();
+        while rx.try_recv().is_ok() {}
+        overflow.store(true, Ordering::Relaxed);
+        let batch = watching
+            .settle(BTreeMap::new())
+            .expect("a batch after an overflow");
+        assert!(batch.reload);
+        std::fs::write(root.join("new/page.html"), "x").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let seen = rt.block_on(async {
+            let wait = async {
+                while let Some((_, path)) = rx.recv().await {
+                    if path == root.join("new/page.html") {
+                        return true;
+                    }
+                }
+                false
+            };
+            tokio::time::timeout(Duration::from_secs(10), wait).await
+        });
+        assert_eq!(seen, Ok(true), "the new folder is watched after the overflow");
     }
 
     #[test]

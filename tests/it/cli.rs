@@ -143,3 +143,166 @@ fn exposed_host_prints_a_warning() {
     let _ = child.wait();
     assert!(seen.contains("exposes this folder to your network"), "{seen}");
 }
+
+/// devserve as a child process whose log lines are collected.
+struct Logged {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Logged {
+    fn spawn(mut cmd: Command) -> Logged {
+        let mut child = cmd
+            .env("RUST_LOG", "devserve=debug")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let port = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no URL: {}", log.lock().unwrap()));
+            if let Some(rest) = line.split("http://localhost:").nth(1) {
+                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+            }
+        };
+        Logged {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when user namespaces can be made (util-linux `unshare`): tests that need their own limits
+/// or their own user run there. Missing outside CI, they skip with a loud line.
+fn user_namespaces() -> bool {
+    let ok = Command::new("unshare")
+        .args(["-Ur", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "unshare -Ur must work under CI=true"
+        );
+        eprintln!("\n!!!!!! SKIPPING: user namespaces are not available (unshare -Ur failed) !!!!!!\n");
+    }
+    ok
+}
+
+/// Runs out of inotify watches for real: in a user namespace of its own, the watch limit is 3.
+#[tokio::test]
+async fn out_of_inotify_watches_falls_back_to_polling() {
+    if !user_namespaces() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    for sub in ["a", "b", "c", "d/e/f"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-Ur",
+        "sh",
+        "-c",
+        "echo 3 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"",
+    ]);
+    cmd.arg(env!("CARGO_BIN_EXE_devserve"))
+        .arg(&root)
+        .args(["--port", "0"]);
+    let server = Logged::spawn(cmd);
+    let mut tab = crate::support::Tab::connect(server.addr).await;
+    assert!(
+        server.log().contains("ran out of file watches"),
+        "{}",
+        server.log()
+    );
+    std::fs::write(root.join("d/e/f/page.html"), "deep").unwrap();
+    loop {
+        let (_, paths, _) = tab.updated().await;
+        if paths.iter().any(|p| p == "/d/e/f/page.html") {
+            break;
+        }
+    }
+}
+
+/// True when this test process may run a child as `nobody` (util-linux `setpriv`, as root).
+fn can_run_as_nobody() -> bool {
+    let ok = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "setpriv must work under CI=true (run as root)"
+        );
+        eprintln!("\n!!!!!! SKIPPING: cannot run a child as nobody (setpriv, as root) !!!!!!\n");
+    }
+    ok
+}
+
+/// A folder devserve may not read is logged, and everything else is served and watched. devserve
+/// runs as `nobody`, for whom a root folder of mode 0700 is unreadable.
+#[tokio::test]
+async fn unreadable_folder_is_logged_and_the_rest_works() {
+    use std::os::unix::fs::PermissionsExt;
+    if !can_run_as_nobody() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(root.join("ok")).unwrap();
+    std::fs::create_dir_all(root.join("secret")).unwrap();
+    std::fs::write(root.join("secret/key.txt"), "hidden").unwrap();
+    std::fs::write(root.join("ok/index.html"), "<p>ok</p>").unwrap();
+    std::fs::set_permissions(root.join("secret"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    cmd.arg(env!("CARGO_BIN_EXE_devserve"))
+        .arg(&root)
+        .args(["--port", "0"]);
+    let server = Logged::spawn(cmd);
+    let mut tab = crate::support::Tab::connect(server.addr).await;
+    assert!(server.log().contains("cannot read a folder"), "{}", server.log());
+    let http = crate::support::client();
+    let ok = http
+        .get(format!("http://{}/ok/", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let secret = http
+        .get(format!("http://{}/secret/key.txt", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secret.status(), 404);
+    std::fs::write(root.join("ok/index.html"), "<p>ok 2</p>").unwrap();
+    let (_, paths, _) = tab.updated().await;
+    assert_eq!(paths, vec!["/ok/index.html"]);
+}

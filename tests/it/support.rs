@@ -164,21 +164,7 @@ impl TestServer {
 
     /// A reload socket that has received `connected` (so the watcher is ready).
     pub async fn tab(&self) -> Tab {
-        let token = self.token().await;
-        let url = format!("ws://{}/__devserve/ws?token={token}", self.addr);
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-            .await
-            .expect("connect in time")
-            .expect("reload socket accepted");
-        let mut tab = Tab { ws };
-        match tab.next().await {
-            ServerMessage::Connected { protocol, server, .. } => {
-                assert_eq!(protocol, 1);
-                assert!(server.starts_with("devserve "), "{server}");
-            }
-            other => panic!("first frame must be connected, got {other:?}"),
-        }
-        tab
+        Tab::connect(self.addr).await
     }
 
     /// Stops the server and waits for `run` to return.
@@ -232,6 +218,33 @@ pub struct Tab {
 }
 
 impl Tab {
+    /// Connects to any devserve, with the token a browser would read from its 404 page.
+    pub async fn connect(addr: SocketAddr) -> Tab {
+        let page = client()
+            .get(format!("http://{addr}/__no_such_page__"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = token_in(&page).expect("the 404 page carries the client tag");
+        let url = format!("ws://{addr}/__devserve/ws?token={token}");
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("reload socket accepted");
+        let mut tab = Tab { ws };
+        match tab.next().await {
+            ServerMessage::Connected { protocol, server, .. } => {
+                assert_eq!(protocol, 1);
+                assert!(server.starts_with("devserve "), "{server}");
+            }
+            other => panic!("first frame must be connected, got {other:?}"),
+        }
+        tab
+    }
+
     /// The next server message, or a test failure after [`WAIT`].
     pub async fn next(&mut self) -> ServerMessage {
         self.next_within(WAIT).await.expect("a message in time")
