@@ -81,37 +81,17 @@ fn unknown_flag_is_a_start_up_error_and_help_is_not() {
 #[test]
 fn sigterm_stops_gracefully_with_status_0() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = devserve()
-        .arg(dir.path())
-        .args(["--port", "0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the URL line: the server is up.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !line.contains("http://") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "devserve exited early");
-        assert!(Instant::now() < deadline);
-    }
-    let port: u16 = line
-        .split("http://localhost:")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let mut cmd = devserve();
+    cmd.arg(dir.path()).args(["--port", "0"]);
+    let mut server = Logged::spawn(cmd);
+    assert!(std::net::TcpStream::connect(server.addr).is_ok());
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let (tx, rx) = std::sync::mpsc::channel();
+    let mut child = std::mem::replace(&mut server.child, Command::new("true").spawn().unwrap());
     std::thread::spawn(move || tx.send(child.wait()));
     let status = rx
         .recv_timeout(Duration::from_secs(10))
@@ -123,25 +103,14 @@ fn sigterm_stops_gracefully_with_status_0() {
 #[test]
 fn exposed_host_prints_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = devserve()
-        .arg(dir.path())
-        .args(["--port", "0", "--host", "0.0.0.0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let mut line = String::new();
-    while !seen.contains("exposes") {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(seen.contains("exposes this folder to your network"), "{seen}");
+    let mut cmd = devserve();
+    cmd.arg(dir.path()).args(["--port", "0", "--host", "0.0.0.0"]);
+    let server = Logged::spawn(cmd);
+    assert!(
+        server.wait_for("exposes this folder to your network"),
+        "{}",
+        server.log()
+    );
 }
 
 /// devserve as a child process whose log lines are collected.
@@ -149,6 +118,7 @@ struct Logged {
     child: std::process::Child,
     addr: std::net::SocketAddr,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Logged {
@@ -180,7 +150,24 @@ impl Logged {
             child,
             addr: ([127, 0, 0, 1], port).into(),
             log,
+            lines: rx,
         }
+    }
+
+    /// Waits (up to 10 s) for a log line containing `needle`; true once seen.
+    fn wait_for(&self, needle: &str) -> bool {
+        if self.log().contains(needle) {
+            return true;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     fn log(&self) -> String {
@@ -235,11 +222,7 @@ async fn out_of_inotify_watches_falls_back_to_polling() {
         .args(["--port", "0"]);
     let server = Logged::spawn(cmd);
     let mut tab = crate::support::Tab::connect(server.addr).await;
-    assert!(
-        server.log().contains("ran out of file watches"),
-        "{}",
-        server.log()
-    );
+    assert!(server.wait_for("ran out of file watches"), "{}", server.log());
     std::fs::write(root.join("d/e/f/page.html"), "deep").unwrap();
     loop {
         let (_, paths, _) = tab.updated().await;
@@ -288,7 +271,7 @@ async fn unreadable_folder_is_logged_and_the_rest_works() {
         .args(["--port", "0"]);
     let server = Logged::spawn(cmd);
     let mut tab = crate::support::Tab::connect(server.addr).await;
-    assert!(server.log().contains("cannot read a folder"), "{}", server.log());
+    assert!(server.wait_for("cannot read a folder"), "{}", server.log());
     let http = crate::support::client();
     let ok = http
         .get(format!("http://{}/ok/", server.addr))

@@ -18,6 +18,15 @@ use crate::support::{client, Backend, TestServer, WAIT};
 
 use crate::chat;
 
+/// devserve with `--proxy /api=` the backend.
+async fn proxy_api(backend: &Backend) -> TestServer {
+    TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
+    ])
+    .await
+}
+
 fn test_backend() -> Router {
     Router::new()
         .route("/ws", get(echo))
@@ -234,11 +243,7 @@ async fn five_mebibyte_post_arrives_intact() {
 #[tokio::test]
 async fn hop_by_hop_headers_do_not_reach_the_backend() {
     let backend = Backend::start(test_backend()).await;
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
-    ])
-    .await;
+    let s = proxy_api(&backend).await;
     let r = client()
         .get(s.url("/api/headers"))
         .header("connection", "keep-alive, x-private")
@@ -273,11 +278,7 @@ async fn hop_by_hop_headers_do_not_reach_the_backend() {
 #[tokio::test]
 async fn gzip_html_from_the_backend_is_injected_with_its_nonce() {
     let backend = Backend::start(test_backend()).await;
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
-    ])
-    .await;
+    let s = proxy_api(&backend).await;
     let r = client()
         .get(s.url("/api/page"))
         .header("accept-encoding", "gzip")
