@@ -105,13 +105,19 @@ struct Tab {
 impl Tab {
     /// Opens `path` and waits until the page has loaded and its client is connected.
     async fn open(server: &TestServer, path: &str) -> Option<Tab> {
+        let tab = Tab::load(server, path).await?;
+        tab.connected().await;
+        Some(tab)
+    }
+
+    /// Opens `path` and waits until the page has loaded (its client may not be connected yet).
+    async fn load(server: &TestServer, path: &str) -> Option<Tab> {
         let browser = browser()?;
         let page = browser.new_page("about:blank").await.unwrap();
         let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
         let mut tab = Tab { page, loads };
         tab.page.goto(server.url(path)).await.unwrap();
         tab.next_load().await;
-        tab.connected().await;
         Some(tab)
     }
 
@@ -456,15 +462,9 @@ async fn page_with_a_stale_token_reloads_once_then_stops_trying() {
         <script src=\"/__devserve/client.js\" data-token=\"stale\" data-seq=\"0\" defer></script>\
         </head><body><p>cached</p></body></html>";
     let s = TestServer::start_with(&[], |root| std::fs::write(root.join("index.html"), page).unwrap()).await;
-    let Some(browser) = browser() else { return };
-    let tab_page = browser.new_page("about:blank").await.unwrap();
-    let loads = tab_page.event_listener::<EventLoadEventFired>().await.unwrap();
-    let mut tab = Tab {
-        page: tab_page,
-        loads,
+    let Some(mut tab) = Tab::load(&s, "/").await else {
+        return;
     };
-    tab.page.goto(s.url("/")).await.unwrap();
-    tab.next_load().await;
     tab.next_load().await; // the one reload
     let refused: bool = tab
         .eval("async () => { await new Promise(r => addEventListener('devserve:refused', r, { once: true })); return true; }")

@@ -301,14 +301,7 @@ async fn gzip_html_from_the_backend_is_injected_with_its_nonce() {
     assert!(body.contains("nonce=\"r4nd0m\""), "{body}");
     assert_eq!(body.matches("<script").count(), 1);
     // Fetched by script, and non-HTML: untouched.
-    let json = client()
-        .get(s.url("/api/data.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let json = s.get("/api/data.json").await.text().await.unwrap();
     assert_eq!(json, "{\"a\":1}");
 }
 
