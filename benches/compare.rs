@@ -484,8 +484,12 @@ async fn measure_fanout(tool: Tool, run: &Running, root: &Path) -> Option<f64> {
         sockets.push(ws);
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The sockets close only once every one has heard: closing each as it hears would make the
+    // server tear connections down while it is still telling the rest.
+    let done = tokio_util::sync::CancellationToken::new();
+    let _close_all = done.clone().drop_guard();
     for mut ws in sockets {
-        let tx = tx.clone();
+        let (tx, done) = (tx.clone(), done.clone());
         tokio::spawn(async move {
             while let Some(Ok(msg)) = ws.next().await {
                 if msg.to_text().is_ok_and(|t| t.contains(hears)) {
@@ -493,6 +497,7 @@ async fn measure_fanout(tool: Tool, run: &Running, root: &Path) -> Option<f64> {
                     break;
                 }
             }
+            done.cancelled().await;
             let _ = ws.close(None).await;
         });
     }

@@ -35,8 +35,9 @@ const BATCH_CAP: Duration = Duration::from_secs(1);
 /// Quiet needed while some file is still open for writing (written to, not yet closed): vim
 /// fsyncs between its write and its close, and the save is one change, not two.
 const WRITER_QUIET: Duration = Duration::from_millis(100);
-/// A batch this big is a burst (a checkout, a build) that may stall between files: it waits for
-/// [`BURST_QUIET`] of quiet, so that it stays one batch and one reload.
+/// A batch this big, or one in which a folder arrived, is a burst (a checkout, a build, a copy)
+/// that may stall between files: it waits for [`BURST_QUIET`] of quiet, so that it stays one
+/// batch and one reload.
 const BURST_PATHS: usize = 8;
 const BURST_EVENTS: usize = 32;
 const BURST_QUIET: Duration = Duration::from_millis(50);
@@ -601,7 +602,7 @@ async fn batch_loop(
     let mut writing = Writers::default();
     loop {
         let due = (!pending.is_empty()).then(|| {
-            let quiet = if pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
+            let quiet = if writing.burst || pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
                 BURST_QUIET.max(debounce)
             } else if writing.open.is_empty() {
                 debounce
@@ -631,6 +632,8 @@ async fn batch_loop(
                     arrived.extend(record(&mut pending, &watching, kind, path));
                 }
                 if !arrived.is_empty() {
+                    // A folder arriving is how checkouts, builds and copies begin: more follows.
+                    writing.burst = true;
                     let w = watching.clone();
                     if let Ok((walked, found)) = tokio::task::spawn_blocking(move || walk_arrivals(&w, arrived)).await {
                         for dir in walked {
@@ -648,6 +651,7 @@ async fn batch_loop(
             _ = sleep_until(due) => {
                 let batch = std::mem::take(&mut pending);
                 writing.events = 0;
+                writing.burst = false;
                 let w = watching.clone();
                 let Ok(Some(batch)) = tokio::task::spawn_blocking(move || w.settle(batch)).await else { continue };
                 if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
@@ -669,6 +673,8 @@ struct Writers {
     open: std::collections::HashSet<PathBuf>,
     /// Events in the current batch.
     events: usize,
+    /// The current batch saw a folder arrive: it waits as a burst does.
+    burst: bool,
 }
 
 impl Writers {

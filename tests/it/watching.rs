@@ -289,3 +289,29 @@ async fn gitignore_with_a_bad_line_keeps_its_good_ones_and_braces_work_in_ignore
     let seen = tab.updates_until(&s, "/marker.txt").await;
     assert_eq!(seen, vec![(vec!["/marker.txt".to_string()], true)]);
 }
+
+/// Regression: a burst into a new folder that stalled for a few milliseconds early on (before
+/// eight files had been seen) was sent as two batches — two reloads. A folder arriving now makes
+/// the batch wait as a burst does.
+#[tokio::test]
+async fn a_new_folder_burst_that_stalls_briefly_is_one_batch() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    fs::create_dir(s.path("out")).unwrap();
+    for i in 0..3 {
+        s.write(&format!("out/a{i}.html"), "x");
+    }
+    // The writer stalls (a build between two outputs): longer than a save's settle window,
+    // shorter than a burst's.
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    for i in 0..3 {
+        s.write(&format!("out/b{i}.html"), "x");
+    }
+    let seen = tab.updates_until(&s, "/marker.txt").await;
+    let with_out: Vec<_> = seen
+        .iter()
+        .filter(|(p, _)| p.iter().any(|p| p.starts_with("/out/")))
+        .collect();
+    assert_eq!(with_out.len(), 1, "one batch for the whole burst: {seen:?}");
+    assert_eq!(with_out[0].0.iter().filter(|p| p.starts_with("/out/")).count(), 6);
+}
