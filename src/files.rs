@@ -119,17 +119,25 @@ enum Found {
 async fn locate(root: &Path, segments: &[String]) -> Found {
     let mut path = root.to_path_buf();
     path.extend(segments);
-    let Ok(canonical) = tokio::fs::canonicalize(&path).await else {
+    // Resolve and stat in one trip to the blocking pool.
+    let resolved = tokio::task::spawn_blocking(move || {
+        let canonical = std::fs::canonicalize(&path).ok()?;
+        let meta = std::fs::metadata(&canonical).ok()?;
+        Some((canonical, meta))
+    });
+    let Ok(Some((canonical, meta))) = resolved.await else {
         return Found::Missing;
     };
     if !contained(root, &canonical) {
         tracing::debug!(path = %segments.join("/"), "refused: resolves outside ROOT or to a hidden file");
         return Found::Missing;
     }
-    match tokio::fs::metadata(&canonical).await {
-        Ok(meta) if meta.is_dir() => Found::Dir(canonical),
-        Ok(meta) if meta.is_file() => Found::File(canonical, meta),
-        _ => Found::Missing,
+    if meta.is_dir() {
+        Found::Dir(canonical)
+    } else if meta.is_file() {
+        Found::File(canonical, meta)
+    } else {
+        Found::Missing
     }
 }
 

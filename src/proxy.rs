@@ -197,10 +197,6 @@ impl Proxy {
         }
         self.rules.iter().find(|r| r.matches(path))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
 }
 
 /// Resolves `localhost` to both loopback addresses (IPv6 first, as Node ≥ 17 listens there) and

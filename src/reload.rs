@@ -106,11 +106,6 @@ impl Hub {
     pub fn set_ready(&self) {
         self.ready_tx.send_replace(true);
     }
-
-    /// Number of tabs connected right now.
-    pub fn tabs(&self) -> usize {
-        self.tx.receiver_count()
-    }
 }
 
 impl Default for Hub {

@@ -816,9 +816,6 @@ fn record(
             .created = true;
         return None;
     }
-    if path != watching.root && watching.base_of(&path).is_none() {
-        return None; // a neighbour of ROOT, seen through the parent's watch
-    }
     let arrived = matches!(
         kind,
         EventKind::Create(_)
