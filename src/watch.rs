@@ -2,16 +2,21 @@
 //!
 //! Folders are walked with the `ignore` crate and watched one by one (non-recursively), so an
 //! ignored folder — `node_modules`, `target`, anything in a `.gitignore` or `--ignore` — costs no
-//! watch at all. Events cross from notify's thread into tokio with `try_send`; the batcher waits
+//! watch at all. Events cross from notify's thread to the batcher's with `try_send`; the batcher waits
 //! until the files have been quiet for the debounce window (or a cap has passed), then turns what
 //! is left into one [`Batch`]: temporaries that came and went are dropped, an editor's
 //! rename-over save is one change of the real file, and new folders get their watches.
+//!
+//! The batcher runs on a thread of its own rather than as a tokio task: its quiet window is a
+//! couple of milliseconds, and tokio's timer counts in whole milliseconds (a 2 ms sleep takes
+//! 2–3), while a channel's `recv_timeout` wakes within microseconds of its deadline.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
@@ -19,8 +24,6 @@ use notify::event::{
     AccessKind, AccessMode, CreateKind, EventKind, MetadataKind, ModifyKind, RemoveKind, RenameMode,
 };
 use notify::{RecursiveMode, Watcher as _};
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::FileCache;
@@ -222,7 +225,12 @@ struct Watching {
     out_of_watches: AtomicBool,
 }
 
-type Raw = (EventKind, PathBuf);
+/// What reaches the batcher: an event on a path (an empty path marks lost events), or the word
+/// to stop.
+enum Msg {
+    Event(EventKind, PathBuf),
+    Stop,
+}
 
 /// Starts watching ROOT and the `--watch` paths; batches are published to `hub` until `shutdown`.
 /// Returns once the task is spawned; `hub` is marked ready when every watch is in place.
@@ -239,11 +247,16 @@ pub fn spawn(
     let poll = config.poll;
     let debounce = config.debounce;
     tracker.spawn(async move {
-        let (tx, rx) = mpsc::channel::<Raw>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
         let overflow = Arc::new(AtomicBool::new(false));
         let setup = {
-            let (root, extra, ignorer, overflow) =
-                (root.clone(), extra.clone(), ignorer.clone(), overflow.clone());
+            let (root, extra, ignorer, overflow, tx) = (
+                root.clone(),
+                extra.clone(),
+                ignorer.clone(),
+                overflow.clone(),
+                tx.clone(),
+            );
             tokio::task::spawn_blocking(move || start_watching(root, extra, ignorer, tx, overflow, poll))
         };
         let watching = match setup.await {
@@ -264,7 +277,29 @@ pub fn spawn(
             cache.enable(move |path| path.starts_with(&root) && !ignorer.ignored(&root, path, false));
         }
         hub.set_ready();
-        batch_loop(Arc::new(watching), rx, hub, cache, debounce, shutdown).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, mut done) = tokio::sync::oneshot::channel::<()>();
+        let batcher = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("devserve-batch".into())
+                .spawn(move || {
+                    batch_loop(&watching, &rx, &hub, &cache, debounce, &stop);
+                    drop(done_tx);
+                })
+        };
+        if let Err(e) = batcher {
+            tracing::error!("cannot start the watcher's thread: {e}; serving without live reload");
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                stop.store(true, Ordering::Relaxed);
+                let _ = tx.try_send(Msg::Stop); // a full queue: the batcher sees `stop` as it drains
+                let _ = done.await;
+            }
+            _ = &mut done => {}
+        }
     });
     Ok(())
 }
@@ -273,7 +308,7 @@ fn start_watching(
     root: PathBuf,
     extra: Vec<(PathBuf, bool)>,
     ignorer: Arc<Ignorer>,
-    tx: mpsc::Sender<Raw>,
+    tx: SyncSender<Msg>,
     overflow: Arc<AtomicBool>,
     poll: Option<Duration>,
 ) -> Result<Watching, notify::Error> {
@@ -285,7 +320,7 @@ fn start_watching(
             Ok(event) => {
                 if event.need_rescan() {
                     overflow.store(true, Ordering::Relaxed);
-                    let _ = tx.try_send((EventKind::Other, PathBuf::new()));
+                    let _ = tx.try_send(Msg::Event(EventKind::Other, PathBuf::new()));
                     return;
                 }
                 if !counts(&event.kind) {
@@ -297,8 +332,9 @@ fn start_watching(
                     if path != root && base_for(&root, &extra, &path).is_none() {
                         continue;
                     }
-                    if tx.try_send((event.kind, path)).is_err() {
-                        overflow.store(true, Ordering::Relaxed);
+                    match tx.try_send(Msg::Event(event.kind, path)) {
+                        Err(TrySendError::Full(_)) => overflow.store(true, Ordering::Relaxed),
+                        Err(TrySendError::Disconnected(_)) | Ok(()) => {}
                     }
                 }
             }
@@ -587,20 +623,21 @@ impl Watching {
     }
 }
 
-async fn batch_loop(
-    watching: Arc<Watching>,
-    mut rx: mpsc::Receiver<Raw>,
-    hub: Arc<Hub>,
-    cache: Arc<FileCache>,
+/// Gathers events into batches until `stop` (or the channel closes); runs on its own thread.
+fn batch_loop(
+    watching: &Watching,
+    rx: &mpsc::Receiver<Msg>,
+    hub: &Hub,
+    cache: &FileCache,
     debounce: Duration,
-    shutdown: CancellationToken,
+    stop: &AtomicBool,
 ) {
     let mut pending: BTreeMap<PathBuf, Seen> = BTreeMap::new();
     let mut first = Instant::now();
     let mut last = Instant::now();
     let mut guard = LoopGuard::default();
     let mut writing = Writers::default();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let due = (!pending.is_empty()).then(|| {
             let quiet = if writing.burst || pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
                 BURST_QUIET.max(debounce)
@@ -612,57 +649,63 @@ async fn batch_loop(
             let settled = (last + quiet).min(first + BATCH_CAP);
             guard.earliest().map_or(settled, |earliest| settled.max(earliest))
         });
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            raw = rx.recv() => {
-                let Some((kind, path)) = raw else { return };
-                if changes_layout(&kind) {
-                    cache.invalidate();
-                }
-                if pending.is_empty() {
-                    first = Instant::now();
-                }
-                writing.note(kind, &path);
-                let mut arrived: Vec<PathBuf> = record(&mut pending, &watching, kind, path).into_iter().collect();
-                while let Ok((kind, path)) = rx.try_recv() {
-                    if changes_layout(&kind) {
-                        cache.invalidate();
-                    }
-                    writing.note(kind, &path);
-                    arrived.extend(record(&mut pending, &watching, kind, path));
-                }
-                if !arrived.is_empty() {
-                    // A folder arriving is how checkouts, builds and copies begin: more follows.
-                    writing.burst = true;
-                    let w = watching.clone();
-                    if let Ok((walked, found)) = tokio::task::spawn_blocking(move || walk_arrivals(&w, arrived)).await {
-                        for dir in walked {
-                            pending.entry(dir).or_default().walked = true;
-                        }
-                        for file in found {
-                            let seen = pending.entry(file).or_default();
-                            seen.created = true;
-                            seen.arrived = true;
-                        }
-                    }
-                }
-                last = Instant::now();
-            }
-            _ = sleep_until(due) => {
+        let msg = match due {
+            // Due already (a writer that never pauses): the batch goes before anything new.
+            Some(due) if due <= Instant::now() => Err(RecvTimeoutError::Timeout),
+            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let (kind, path) = match msg {
+            Ok(Msg::Event(kind, path)) => (kind, path),
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
                 let batch = std::mem::take(&mut pending);
                 writing.events = 0;
                 writing.burst = false;
-                let w = watching.clone();
-                let Ok(Some(batch)) = tokio::task::spawn_blocking(move || w.settle(batch)).await else { continue };
+                let Some(batch) = watching.settle(batch) else {
+                    continue;
+                };
                 if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
                     tracing::warn!(
                         "{culprit} changes again right after every reload — is a build writing into the served \
                          folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
                     );
                 }
-                announce(&hub, batch);
+                announce(hub, batch);
+                continue;
+            }
+        };
+        if pending.is_empty() {
+            first = Instant::now();
+        }
+        let mut arrived = Vec::new();
+        let mut next = Some((kind, path));
+        while let Some((kind, path)) = next.take() {
+            if changes_layout(&kind) {
+                cache.invalidate();
+            }
+            writing.note(kind, &path);
+            arrived.extend(record(&mut pending, watching, kind, path));
+            match rx.try_recv() {
+                Ok(Msg::Event(kind, path)) => next = Some((kind, path)),
+                Ok(Msg::Stop) => return,
+                Err(_) => {}
             }
         }
+        if !arrived.is_empty() {
+            // A folder arriving is how checkouts, builds and copies begin: more follows.
+            writing.burst = true;
+            let (walked, found) = walk_arrivals(watching, arrived);
+            for dir in walked {
+                pending.entry(dir).or_default().walked = true;
+            }
+            for file in found {
+                let seen = pending.entry(file).or_default();
+                seen.created = true;
+                seen.arrived = true;
+            }
+        }
+        last = Instant::now();
     }
 }
 
@@ -790,13 +833,6 @@ fn unescape_mount(field: &str) -> PathBuf {
     }
     out.push_str(rest);
     PathBuf::from(out)
-}
-
-async fn sleep_until(due: Option<Instant>) {
-    match due {
-        Some(due) => tokio::time::sleep_until(due).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Notes one event in the pending batch. Returns a folder that arrived and must be walked and
@@ -962,7 +998,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("site");
         std::fs::create_dir(&root).unwrap();
-        let (tx, mut rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let overflow = Arc::new(AtomicBool::new(false));
         let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
         let watching = start_watching(root.clone(), Vec::new(), ignorer, tx, overflow.clone(), None).unwrap();
@@ -975,22 +1011,15 @@ mod tests {
             .expect("a batch after an overflow");
         assert!(batch.reload);
         std::fs::write(root.join("new/page.html"), "x").unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let seen = rt.block_on(async {
-            let wait = async {
-                while let Some((_, path)) = rx.recv().await {
-                    if path == root.join("new/page.html") {
-                        return true;
-                    }
-                }
-                false
-            };
-            tokio::time::timeout(Duration::from_secs(10), wait).await
-        });
-        assert_eq!(seen, Ok(true), "the new folder is watched after the overflow");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = false;
+        while let Ok(msg) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if matches!(msg, Msg::Event(_, path) if path == root.join("new/page.html")) {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the new folder is watched after the overflow");
     }
 
     #[test]
