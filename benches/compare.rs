@@ -35,8 +35,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// browser that gets slower or faster during the run moves both alike).
 const SAVES: usize = 15;
 const SOCKETS: usize = 1000;
+/// Stylesheet saves per server.
+const CSS_SAVES: usize = 9;
 /// Saves told to the 1,000 sockets; the row is their median.
 const FANOUT_ROUNDS: usize = 5;
+/// Starts on the 25,000-file tree.
+const TREE_STARTS: usize = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tool {
@@ -255,7 +259,7 @@ async fn start(tool: Tool, root: &Path) -> Running {
             "{} did not answer within 60 s",
             tool.name()
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     running
 }
@@ -455,7 +459,7 @@ async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, boo
     let _: Option<bool> = tab.eval("() => { window.__mark = 1; return true; }").await;
     let mut times = Vec::new();
     let mut navigated = false;
-    for i in 0..5 {
+    for i in 0..CSS_SAVES {
         let target = format!("rgb({}, 0, 0)", i + 2);
         // Checks the computed style on every turn of a MessageChannel: no timer clamping. The h1
         // is looked up each time: a tool may swap the whole body.
@@ -694,22 +698,35 @@ async fn measure_fanout(tool: Tool, run: &Running, root: &Path) -> Option<f64> {
         tokio::time::sleep(Duration::from_millis(700)).await;
         while rx.try_recv().is_ok() {}
     }
+    eprintln!(
+        "   fan-out rounds: {}",
+        rounds
+            .iter()
+            .map(|r| format!("{r:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Some(median(rounds))
 }
 
+/// Start-up on the 25,000-file tree: time to the first 200 and memory 2 s later, medians of
+/// [`TREE_STARTS`] starts over the same tree.
 async fn measure_tree(tool: Tool) -> (f64, f64) {
     let dir = plain_tempdir();
     common::generate_tree(dir.path());
     if tool == Tool::Trunk {
         std::fs::write(dir.path().join("Trunk.toml"), "").unwrap();
     }
-    let t0 = Instant::now();
-    let run = start(tool, dir.path()).await;
-    let started = t0.elapsed().as_secs_f64() * 1000.0;
-    // Whatever the tool does in the background (watchers, pre-bundling) gets two seconds.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mib = common::rss_tree_kib(run.child.id()) as f64 / 1024.0;
-    (started, mib)
+    let (mut times, mut mibs) = (Vec::new(), Vec::new());
+    for _ in 0..TREE_STARTS {
+        let t0 = Instant::now();
+        let run = start(tool, dir.path()).await;
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        // Whatever the tool does in the background (watchers, pre-bundling) gets two seconds.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        mibs.push(common::rss_tree_kib(run.child.id()) as f64 / 1024.0);
+    }
+    (median(times), median(mibs))
 }
 
 fn raise_fd_limit() {
@@ -790,6 +807,14 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').map(String::from).collect())
         .unwrap_or_default();
+    // `--rows fanout,css` measures only those (for working on one row; the report shows — for the rest).
+    let rows_wanted: Vec<String> = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    let want = |row: &str| rows_wanted.is_empty() || rows_wanted.iter().any(|r| r == row);
     raise_fd_limit();
     let browser = launch_browser().await;
     let tools = [
@@ -817,61 +842,62 @@ async fn main() {
         let run = start(tool, root).await;
         let _ = reqwest::get(run.url("/")).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let idle_mib = common::rss_tree_kib(run.child.id()) as f64 / 1024.0;
-        let rps = [
-            wrk(&run.url("/1k.txt")),
-            wrk(&run.url("/1m.bin")),
-            wrk(&run.url("/page.html")),
-        ];
-        eprintln!("   req/s {rps:?}, idle {idle_mib:.1} MiB");
-        if tool == Tool::Nginx {
-            nginx_rps = rps;
-        }
-        if tool.static_only() {
-            drop(run);
-            let (tree_start_ms, tree_mib) = measure_tree(tool).await;
-            eprintln!("   25k tree: {tree_start_ms:.0} ms, {tree_mib:.1} MiB");
-            rows.push(Row {
-                tool,
-                floor_ms: f64::NAN,
-                reload_ms: f64::NAN,
-                css_ms: f64::NAN,
-                css_navigated: false,
-                burst_reloads: 0,
-                rewrite_reloads: 0,
-                rps,
-                idle_mib,
-                tree_start_ms,
-                tree_mib,
-                fanout_ms: None,
-            });
-            continue;
-        }
-        let (floor_ms, reload_ms) = measure_reload(&browser, tool, &run, root).await;
-        eprintln!("   reload {reload_ms:.1} ms (floor {floor_ms:.1} ms)");
-        let (css_ms, css_navigated) = measure_css(&browser, &run, root).await;
-        eprintln!("   css {css_ms:.1} ms, navigated: {css_navigated}");
-        let (burst_reloads, rewrite_reloads) = measure_bursts(&browser, tool, &run, root).await;
-        eprintln!("   bursts: {burst_reloads} / {rewrite_reloads} reloads");
-        let fanout_ms = measure_fanout(tool, &run, root).await;
-        eprintln!("   fan-out {fanout_ms:?} ms");
-        drop(run);
-        let (tree_start_ms, tree_mib) = measure_tree(tool).await;
-        eprintln!("   25k tree: {tree_start_ms:.0} ms, {tree_mib:.1} MiB");
-        rows.push(Row {
+        let mut row = Row {
             tool,
-            floor_ms,
-            reload_ms,
-            css_ms,
-            css_navigated,
-            burst_reloads,
-            rewrite_reloads,
-            rps,
-            idle_mib,
-            tree_start_ms,
-            tree_mib,
-            fanout_ms,
-        });
+            floor_ms: f64::NAN,
+            reload_ms: f64::NAN,
+            css_ms: f64::NAN,
+            css_navigated: false,
+            burst_reloads: 0,
+            rewrite_reloads: 0,
+            rps: [f64::NAN; 3],
+            idle_mib: common::rss_tree_kib(run.child.id()) as f64 / 1024.0,
+            tree_start_ms: f64::NAN,
+            tree_mib: f64::NAN,
+            fanout_ms: None,
+        };
+        eprintln!("   idle {:.1} MiB", row.idle_mib);
+        if want("static") {
+            row.rps = [
+                wrk(&run.url("/1k.txt")),
+                wrk(&run.url("/1m.bin")),
+                wrk(&run.url("/page.html")),
+            ];
+            eprintln!("   req/s {:?}", row.rps);
+        }
+        if tool == Tool::Nginx {
+            nginx_rps = row.rps;
+        }
+        if !tool.static_only() {
+            if want("reload") {
+                (row.floor_ms, row.reload_ms) = measure_reload(&browser, tool, &run, root).await;
+                eprintln!("   reload {:.1} ms (floor {:.1} ms)", row.reload_ms, row.floor_ms);
+            }
+            if want("css") {
+                (row.css_ms, row.css_navigated) = measure_css(&browser, &run, root).await;
+                eprintln!("   css {:.1} ms, navigated: {}", row.css_ms, row.css_navigated);
+            }
+            if want("bursts") {
+                (row.burst_reloads, row.rewrite_reloads) = measure_bursts(&browser, tool, &run, root).await;
+                eprintln!(
+                    "   bursts: {} / {} reloads",
+                    row.burst_reloads, row.rewrite_reloads
+                );
+            }
+            if want("fanout") {
+                row.fanout_ms = measure_fanout(tool, &run, root).await;
+                eprintln!("   fan-out {:?} ms", row.fanout_ms);
+            }
+        }
+        drop(run);
+        if want("tree") {
+            (row.tree_start_ms, row.tree_mib) = measure_tree(tool).await;
+            eprintln!(
+                "   25k tree: {:.0} ms, {:.1} MiB",
+                row.tree_start_ms, row.tree_mib
+            );
+        }
+        rows.push(row);
     }
 
     let report = render(&rows, nginx_rps);
@@ -978,12 +1004,12 @@ fn render(rows: &[Row], nginx: [f64; 3]) -> String {
         live-server crate does not navigate by default: it loads the page again in a hidden frame and swaps the head \
         and body in; its time runs to the moment the new body is in the document.\n\
         - The stylesheet time runs from the write until `getComputedStyle` shows the new value, checked on every turn of \
-        the event loop; for a tool that reloads the page instead, until the new document's `load`. Median of 5.\n\
+        the event loop; for a tool that reloads the page instead, until the new document's `load`. Median of {CSS_SAVES}.\n\
         - Throughput: `wrk -t2 -c32 -d5s` on the same 2 cores as the server; ratios are to nginx in this run. The HTML page \
         is served with each tool's client injected, where it injects one (trunk injects its client into the page it \
         builds, `index.html`; the HTML page here is a file it copies).\n\
         - Memory is resident memory of the server and its child processes. The 25k-file tree has 22,500 files in \
-        `node_modules`; memory is read 2 s after the first 200.\n\
+        `node_modules`; memory is read 2 s after the first 200 (asked for every 2 ms); medians of {TREE_STARTS} starts.\n\
         - Fan-out speaks each tool's own reload protocol (browser-sync's is socket.io: not measured); the time runs from \
         the write until the last of the 1,000 sockets has the message. Median of {FANOUT_ROUNDS} saves.");
     md
