@@ -2,10 +2,11 @@
 //!
 //! Folders are walked with the `ignore` crate and watched one by one (non-recursively), so an
 //! ignored folder — `node_modules`, `target`, anything in a `.gitignore` or `--ignore` — costs no
-//! watch at all. Events cross from notify's thread to the batcher's with `try_send`; the batcher waits
-//! until the files have been quiet for the debounce window (or a cap has passed), then turns what
-//! is left into one [`Batch`]: temporaries that came and went are dropped, an editor's
-//! rename-over save is one change of the real file, and new folders get their watches.
+//! watch at all. Events cross from notify's thread to the batcher's over a bounded queue (past its
+//! bound, the batch is a full reload); the batcher waits until the files have been quiet for the
+//! debounce window (or a cap has passed), then turns what is left into one [`Batch`]: temporaries
+//! that came and went are dropped, an editor's rename-over save is one change of the real file,
+//! and new folders get their watches.
 //!
 //! The batcher runs on a thread of its own rather than as a tokio task: its quiet window is a
 //! couple of milliseconds, and tokio's timer counts in whole milliseconds (a 2 ms sleep takes
