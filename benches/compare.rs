@@ -829,24 +829,20 @@ fn npm_version(pkg: &str) -> String {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let out = args
-        .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let only: Vec<String> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .map(|s| s.split(',').map(String::from).collect())
-        .unwrap_or_default();
+    // The value after `flag`, if given.
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let list = |flag: &str| -> Vec<String> {
+        value(flag).map_or_else(Vec::new, |v| v.split(',').map(String::from).collect())
+    };
+    let out = value("--out");
+    let only = list("--only");
     // `--rows fanout,css` measures only those (for working on one row; the report shows — for the rest).
-    let rows_wanted: Vec<String> = args
-        .iter()
-        .position(|a| a == "--rows")
-        .and_then(|i| args.get(i + 1))
-        .map(|s| s.split(',').map(String::from).collect())
-        .unwrap_or_default();
+    let rows_wanted = list("--rows");
     let want = |row: &str| rows_wanted.is_empty() || rows_wanted.iter().any(|r| r == row);
     raise_fd_limit();
     let browser = launch_browser().await;
