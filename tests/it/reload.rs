@@ -119,6 +119,20 @@ async fn client_frames_are_ignored() {
     assert_eq!((seq, paths), (1, vec!["/a.html".to_string()]));
 }
 
+/// The socket reads through a 1 KiB buffer (tungstenite's 128 KiB default cost every tab 136 KiB
+/// and a 128 KiB memset per batch): a frame a few times that size, within the 4 KiB limit, is
+/// still read whole and dropped, and the tab is still told.
+#[tokio::test]
+async fn client_frames_larger_than_the_read_buffer_are_ignored() {
+    let s = TestServer::start(&[]).await;
+    let mut tab = s.tab().await;
+    tab.send_text(&"x".repeat(3900)).await;
+    tab.send_text("small").await;
+    s.write("a.html", "x");
+    let (seq, paths, _) = tab.updated().await;
+    assert_eq!((seq, paths), (1, vec!["/a.html".to_string()]));
+}
+
 #[tokio::test]
 async fn shutdown_closes_reload_sockets_and_run_returns() {
     let mut s = TestServer::start(&[]).await;
