@@ -931,7 +931,9 @@ async fn main() {
     for tool in tools {
         if !only.is_empty()
             && tool != Tool::Nginx
-            && !only.iter().any(|o| tool.name().starts_with(o.as_str()))
+            && !only
+                .iter()
+                .any(|o| tool.name().to_lowercase().starts_with(&o.to_lowercase()))
         {
             continue;
         }
