@@ -711,25 +711,21 @@ fn fanout_rounds(
     root: &Path,
 ) -> Option<Vec<(f64, f64)>> {
     use std::io::Read as _;
-    use std::os::fd::AsRawFd as _;
+    use std::os::fd::{AsRawFd as _, FromRawFd as _};
 
-    struct Epoll(i32);
-    impl Drop for Epoll {
-        fn drop(&mut self) {
-            unsafe { libc::close(self.0) };
-        }
-    }
-    let epoll = Epoll(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) });
-    if epoll.0 < 0 {
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
         return None;
     }
+    // SAFETY: a descriptor just created and owned by nothing else.
+    let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     for (i, s) in sockets.iter().enumerate() {
         s.set_nonblocking(true).ok()?;
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: i as u64,
         };
-        if unsafe { libc::epoll_ctl(epoll.0, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) } != 0 {
+        if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) } != 0 {
             return None;
         }
     }
@@ -762,7 +758,8 @@ fn fanout_rounds(
         )
         .ok()?;
         while count < SOCKETS {
-            let n = unsafe { libc::epoll_wait(epoll.0, events.as_mut_ptr(), SOCKETS as i32, 10_000) };
+            let n =
+                unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), SOCKETS as i32, 10_000) };
             if n <= 0 {
                 return None; // ten quiet seconds: some sockets were never told
             }

@@ -88,9 +88,9 @@ pub extern "C" fn pow(x: f64, y: f64) -> f64 {
 
 /// glibc serves allocations above its mmap threshold (128 KiB) with mmap and gives them back on
 /// free — but the first such free raises the threshold to that block's size, so from then on
-/// file-sized reads come from the heap and stay resident. Thirty-two tabs or a load tool fetching
-/// a 1 MiB file at once left devserve at 34 MiB resident for the rest of the day; with the
-/// threshold fixed at 256 KiB, at 7.4 MiB.
+/// file-sized reads come from the heap and stay resident. A load tool fetching a 1 MiB file over
+/// 32 connections left devserve at 21–34 MiB resident for the rest of the day; with the threshold
+/// fixed at 256 KiB, at 7–7.6 MiB.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_large_allocations_mapped() {
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
