@@ -124,7 +124,7 @@ const MAX_CLIENT_FRAME: usize = 4 * 1024;
 /// The socket's read buffer. tungstenite's default is 128 KiB, and it zero-fills the unused part
 /// of the buffer before every read: a tab cost 136 KiB resident, and every batch sent cost each
 /// socket a 128 KiB memset when its task looked for client frames again (half of devserve's time
-/// telling 1,000 tabs). Tabs send nothing but an occasional close or pong.
+/// telling 1,000 tabs). The client sends nothing but a close frame (devserve never pings it).
 const READ_BUFFER: usize = 1024;
 
 /// `GET /__devserve/ws?token=…`: checks Origin and token, then upgrades.
