@@ -109,35 +109,82 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}');
 
+/// A regular file under ROOT, and its content when it is to be read whole.
+struct FoundFile {
+    path: PathBuf,
+    meta: std::fs::Metadata,
+    mime: mime_guess::Mime,
+    /// `Some` when the file is read whole ([`reads_whole`]) and the read worked.
+    bytes: Option<Vec<u8>>,
+}
+
 enum Found {
-    File(PathBuf, std::fs::Metadata),
-    Dir(PathBuf),
+    File(FoundFile),
+    /// A folder, with its `index.html` when that was asked for and is there.
+    Dir(PathBuf, Option<FoundFile>),
     Missing,
 }
 
-/// Resolves segments under ROOT to a real, contained file or folder.
-async fn locate(root: &Path, segments: &[String]) -> Found {
-    let mut path = root.to_path_buf();
+/// True when a file is read into memory (and kept in the cache) rather than streamed: every file
+/// up to [`READ_WHOLE_MAX`], and an HTML page that gets the client, up to [`INJECT_MAX`].
+fn reads_whole(mime: &mime_guess::Mime, len: u64, injects: bool) -> bool {
+    len <= READ_WHOLE_MAX || (injects && mime.essence_str() == "text/html" && len <= INJECT_MAX)
+}
+
+/// Resolves segments under ROOT to a real, contained file or folder, and reads what will be read
+/// whole, in one trip to the blocking pool: a page that is not cached yet (the first request, a
+/// stylesheet just saved) waits for one hand-over instead of three. With `index`, a folder's
+/// `index.html` is found and read in the same trip.
+async fn locate(root: &Path, segments: &[String], index: bool, injects: bool) -> Found {
+    let root = root.to_path_buf();
+    let mut path = root.clone();
     path.extend(segments);
-    // Resolve and stat in one trip to the blocking pool.
-    let resolved = tokio::task::spawn_blocking(move || {
-        let canonical = std::fs::canonicalize(&path).ok()?;
-        let meta = std::fs::metadata(&canonical).ok()?;
-        Some((canonical, meta))
+    let found = tokio::task::spawn_blocking(move || {
+        let Some((canonical, meta)) = resolve(&root, &path) else {
+            return Found::Missing;
+        };
+        if meta.is_dir() {
+            let index = index
+                .then(|| resolve(&root, &canonical.join("index.html")))
+                .flatten()
+                .filter(|(_, meta)| meta.is_file())
+                .map(|(path, meta)| read_found(path, meta, injects));
+            Found::Dir(canonical, index)
+        } else if meta.is_file() {
+            Found::File(read_found(canonical, meta, injects))
+        } else {
+            Found::Missing
+        }
     });
-    let Ok(Some((canonical, meta))) = resolved.await else {
-        return Found::Missing;
-    };
+    found.await.unwrap_or(Found::Missing)
+}
+
+/// The canonical path and metadata of `path`, if it exists and resolves inside ROOT to something
+/// that is not hidden. Blocking.
+fn resolve(root: &Path, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+    let canonical = std::fs::canonicalize(path).ok()?;
     if !contained(root, &canonical) {
-        tracing::debug!(path = %segments.join("/"), "refused: resolves outside ROOT or to a hidden file");
-        return Found::Missing;
+        let shown = path.strip_prefix(root).unwrap_or(path);
+        tracing::debug!(path = %shown.display(), "refused: resolves outside ROOT or to a hidden file");
+        return None;
     }
-    if meta.is_dir() {
-        Found::Dir(canonical)
-    } else if meta.is_file() {
-        Found::File(canonical, meta)
+    let meta = std::fs::metadata(&canonical).ok()?;
+    Some((canonical, meta))
+}
+
+/// A found file, read when it is read whole. Blocking.
+fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFile {
+    let mime = mime_guess::from_path(&path).first_or_octet_stream();
+    let bytes = if reads_whole(&mime, meta.len(), injects) {
+        std::fs::read(&path).ok()
     } else {
-        Found::Missing
+        None
+    };
+    FoundFile {
+        path,
+        meta,
+        mime,
+        bytes,
     }
 }
 
@@ -163,9 +210,10 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
         Ok(segments) => segments,
         Err(_) => return not_found(&page, url_path),
     };
-    match locate(&state.root, &segments).await {
-        Found::File(path, meta) => serve_file(&page, Some(url_path), generation, &path, &meta).await,
-        Found::Dir(dir) => {
+    let injects = page.injects();
+    match locate(&state.root, &segments, url_path.ends_with('/'), injects).await {
+        Found::File(file) => serve_file(&page, Some(url_path), generation, file).await,
+        Found::Dir(dir, index) => {
             if !url_path.ends_with('/') {
                 // Built from the segments, not the raw path: `//evil.example` must stay a path.
                 let mut location = String::new();
@@ -180,18 +228,18 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
                 }
                 return redirect(&location);
             }
-            let mut index = segments.clone();
-            index.push("index.html".into());
-            match locate(&state.root, &index).await {
-                Found::File(path, meta) => serve_file(&page, Some(url_path), generation, &path, &meta).await,
-                _ => listing(&page, &dir, url_path).await,
+            match index {
+                Some(file) => serve_file(&page, Some(url_path), generation, file).await,
+                None => listing(&page, &dir, url_path).await,
             }
         }
         Found::Missing => {
             if state.spa && is_navigation(headers) {
-                if let Found::File(path, meta) = locate(&state.root, &["index.html".to_string()]).await {
+                if let Found::File(file) =
+                    locate(&state.root, &["index.html".to_string()], false, injects).await
+                {
                     // Not kept under this URL: what it gets depends on how it is asked for.
-                    return serve_file(&page, None, generation, &path, &meta).await;
+                    return serve_file(&page, None, generation, file).await;
                 }
             }
             not_found(&page, url_path)
@@ -212,25 +260,23 @@ fn is_navigation(headers: &HeaderMap) -> bool {
 
 /// Serves one file. Files read whole are kept in the cache under `cache_key` (when given, and
 /// when nothing changed since `generation`).
-async fn serve_file(
-    page: &Page<'_>,
-    cache_key: Option<&str>,
-    generation: u64,
-    path: &Path,
-    meta: &std::fs::Metadata,
-) -> Response {
+async fn serve_file(page: &Page<'_>, cache_key: Option<&str>, generation: u64, file: FoundFile) -> Response {
     let (headers, head) = (page.headers, page.head);
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let FoundFile {
+        path,
+        meta,
+        mime,
+        bytes,
+    } = file;
     let html = mime.essence_str() == "text/html";
-    let injecting = html && page.injects() && meta.len() <= INJECT_MAX;
     let modified = meta.modified().ok();
 
-    if injecting || meta.len() <= READ_WHOLE_MAX {
-        let Ok(bytes) = tokio::fs::read(path).await else {
+    if reads_whole(&mime, meta.len(), page.injects()) {
+        let Some(bytes) = bytes else {
             return not_found(page, "");
         };
         let entry = Cached {
-            source: Some((path.to_path_buf(), Stamp::of(meta))),
+            source: Some((path.clone(), Stamp::of(&meta))),
             etag: content_etag(&bytes, None),
             content_type: content_type(&mime, Some(&bytes)),
             bytes: Bytes::from(bytes),
@@ -239,14 +285,14 @@ async fn serve_file(
             injected: Mutex::new(None),
         };
         let entry = match cache_key {
-            Some(key) => page.state.cache.insert(key, path, generation, entry),
+            Some(key) => page.state.cache.insert(key, &path, generation, entry),
             None => Arc::new(entry),
         };
         return respond(page, &entry);
     }
 
     // Large files stream from disk, validated by size and mtime.
-    let Ok(mut file) = tokio::fs::File::open(path).await else {
+    let Ok(mut file) = tokio::fs::File::open(&path).await else {
         return not_found(page, "");
     };
     let len = meta.len();

@@ -322,7 +322,20 @@ pub fn spawn(
                 overflow.clone(),
                 tx.clone(),
             );
-            tokio::task::spawn_blocking(move || start_watching(root, extra, ignorer, tx, overflow, poll))
+            // A thread of its own rather than the blocking pool: the walk takes a while, and the
+            // pool's idle thread is left for the first request.
+            let (done, setup) = tokio::sync::oneshot::channel();
+            let walker = std::thread::Builder::new()
+                .name("devserve-walk".into())
+                .spawn(move || {
+                    let _ = done.send(start_watching(root, extra, ignorer, tx, overflow, poll));
+                });
+            if let Err(e) = walker {
+                tracing::error!("cannot start the watcher's thread: {e}; serving without live reload");
+                hub.set_ready();
+                return;
+            }
+            setup
         };
         let watching = match setup.await {
             Ok(Ok(w)) => w,

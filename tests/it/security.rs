@@ -109,6 +109,14 @@ async fn symlink_out_of_root_is_refused() {
     std::os::unix::fs::symlink(s.path("inside.txt"), s.path("ok.txt")).unwrap();
     assert_eq!(s.get("/link.txt").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(s.get("/linkdir/x.txt").await.status(), StatusCode::NOT_FOUND);
+    // A folder's index.html that leads out of ROOT is not its page: the folder is listed instead.
+    std::fs::create_dir(s.path("sub")).unwrap();
+    std::os::unix::fs::symlink(s.dir.path().join("outside.txt"), s.path("sub/index.html")).unwrap();
+    let sub = s.get("/sub/").await;
+    assert_eq!(sub.status(), StatusCode::OK);
+    let listing = sub.text().await.unwrap();
+    assert!(!listing.contains("OUTSIDE"), "{listing}");
+    assert!(listing.contains("Index of /sub/"), "{listing}");
     assert_eq!(
         s.get("/ok.txt").await.text().await.unwrap(),
         "INSIDE",
