@@ -1,4 +1,4 @@
-//! devserve against the tools people use instead, one server at a time, each with its defaults,
+//! devserve against the tools people use instead, one server loaded at a time, each with its defaults,
 //! on this machine in this run: Vite's dev server, live-server and browser-sync from npm, and
 //! nginx as the ceiling for plain files. Writes a Markdown report.
 //!
@@ -36,13 +36,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const SAVES: usize = 15;
 const SOCKETS: usize = 1000;
 /// Stylesheet saves per server.
-const CSS_SAVES: usize = 9;
+const CSS_SAVES: usize = 15;
 /// Saves told to the 1,000 sockets; the row is their median.
 const FANOUT_ROUNDS: usize = 5;
 /// wrk runs per file and server.
 const WRK_RUNS: usize = 3;
 /// Starts on the 25,000-file tree.
-const TREE_STARTS: usize = 3;
+const TREE_STARTS: usize = 5;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tool {
@@ -282,6 +282,29 @@ fn first_answer(port: u16, limit: Duration) -> bool {
     false
 }
 
+/// The page's clock (`performance.timeOrigin + performance.now()`) minus [`epoch_ms`]. The page's
+/// clock runs on the monotonic clock from a fixed start, so once the system clock is adjusted the
+/// two disagree (by 20 ms, in one full run: a stylesheet applied "before" its write). Each time
+/// taken in the page is compared with a write time moved into the page's clock by an offset
+/// measured just before the write: the best of three round trips, off by at most half of one.
+async fn page_clock_offset(tab: &Tab) -> f64 {
+    let mut best = (f64::INFINITY, 0.0);
+    for _ in 0..3 {
+        let before = epoch_ms();
+        let Some(page) = tab
+            .eval::<f64>("() => performance.timeOrigin + performance.now()")
+            .await
+        else {
+            continue;
+        };
+        let after = epoch_ms();
+        if after - before < best.0 {
+            best = (after - before, page - (before + after) / 2.0);
+        }
+    }
+    best.1
+}
+
 fn epoch_ms() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -448,7 +471,8 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
         let text = format!("save {i}");
         if tool.swaps_in_place() {
             let _: Option<bool> = tab.eval(&arm_swap(&text)).await;
-            let t0 = epoch_ms();
+            let offset = page_clock_offset(&tab).await;
+            let t0 = epoch_ms() + offset;
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             let swapped: Option<f64> = tab.eval("async () => await window.__swapped").await;
             if let Some(t) = swapped {
@@ -456,7 +480,8 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
             }
             tokio::time::sleep(Duration::from_millis(700)).await;
         } else {
-            let t0 = epoch_ms();
+            let offset = page_clock_offset(&tab).await;
+            let t0 = epoch_ms() + offset;
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             if tab.next_load(Duration::from_secs(10)).await {
                 if let Some(loaded) = tab.load_started().await {
@@ -490,7 +515,8 @@ async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, boo
              else if (Date.now() > stop) r(null); else ch.port2.postMessage(0); }}; ch.port2.postMessage(0); }}); return true; }}"
         );
         let _: Option<bool> = tab.eval(&arm).await;
-        let t0 = epoch_ms();
+        let offset = page_clock_offset(&tab).await;
+        let t0 = epoch_ms() + offset;
         std::fs::write(root.join("style.css"), format!("h1 {{ color: {target}; }}")).unwrap();
         let changed: Option<f64> = tab.eval("async () => await window.__changed").await;
         match changed {
@@ -522,6 +548,14 @@ async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, boo
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     let _ = tab.page.close().await;
+    eprintln!(
+        "   css saves (ms): {}",
+        times
+            .iter()
+            .map(|t| format!("{t:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     (median(times), navigated)
 }
 
@@ -578,28 +612,55 @@ async fn measure_bursts(browser: &Browser, tool: Tool, run: &Running, root: &Pat
     (burst, rewrites)
 }
 
-/// Requests per second: the median of [`WRK_RUNS`] runs of `wrk -t2 -c32 -d3s`.
+/// Requests per second from one run of `wrk -t2 -c32 -d3s`.
 fn wrk(url: &str) -> f64 {
-    let runs = (0..WRK_RUNS)
-        .map(|_| {
-            let out = Command::new("wrk")
-                .args(["-t2", "-c32", "-d3s", url])
-                .output()
-                .expect("wrk runs");
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if let Some(errors) = text
-                .lines()
-                .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-            {
-                eprintln!("   wrk {url}: {}", errors.trim());
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", "-d3s", url])
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if let Some(errors) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        eprintln!("   wrk {url}: {}", errors.trim());
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The throughput files, in the order of the report's columns.
+const STATIC_FILES: [&str; 3] = ["/1k.txt", "/1m.bin", "/page.html"];
+
+/// Requests per second on each of [`STATIC_FILES`], for every tool: the median of [`WRK_RUNS`]
+/// rounds. All the servers are started first, each over its own copy of the site, and each round
+/// loads them one after the other while the rest sit idle, so that a machine that slows down or
+/// speeds up during the run moves every server alike. (Measured one server after the other, nginx
+/// read 126k req/s in one run and 87k in the next, and the ratios moved by as much.)
+async fn measure_static(tools: &[Tool]) -> Vec<[f64; 3]> {
+    let mut running = Vec::new();
+    for &tool in tools {
+        let dir = site(tool);
+        let run = start(tool, dir.path()).await;
+        let _ = reqwest::get(run.url("/")).await;
+        running.push((dir, run));
+    }
+    let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; tools.len()];
+    for round in 0..WRK_RUNS {
+        for (f, file) in STATIC_FILES.iter().enumerate() {
+            for (i, (_, run)) in running.iter().enumerate() {
+                let rps = wrk(&run.url(file));
+                samples[i][f].push(rps);
             }
-            text.lines()
-                .find_map(|l| l.strip_prefix("Requests/sec:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        })
-        .collect();
-    median(runs)
+        }
+        eprintln!("   throughput round {} of {WRK_RUNS} done", round + 1);
+    }
+    for (tool, s) in tools.iter().zip(&samples) {
+        eprintln!("   {}: req/s {s:.0?}", tool.name());
+    }
+    samples.into_iter().map(|s| s.map(median)).collect()
 }
 
 /// 1,000 reload sockets in the tool's own protocol: time from a save until the last one hears,
@@ -786,23 +847,42 @@ fn fanout_rounds(
 }
 
 /// Start-up on the 25,000-file tree: time to the first 200 and memory 2 s later, medians of
-/// [`TREE_STARTS`] starts over the same tree.
-async fn measure_tree(tool: Tool) -> (f64, f64) {
-    let dir = plain_tempdir();
-    common::generate_tree(dir.path());
-    if tool == Tool::Trunk {
-        std::fs::write(dir.path().join("Trunk.toml"), "").unwrap();
-    }
-    let (mut times, mut mibs) = (Vec::new(), Vec::new());
+/// Start-up on the 25,000-file tree for every tool, interleaved like the throughput: each tool has
+/// its own copy of the tree (some write into it: trunk's `dist/`, Vite's cache), and each of
+/// [`TREE_STARTS`] rounds starts every tool once in turn. Medians of the time to the first 200 and
+/// of the resident memory two seconds later.
+async fn measure_trees(tools: &[Tool]) -> Vec<(f64, f64)> {
+    let dirs: Vec<_> = tools
+        .iter()
+        .map(|&tool| {
+            let dir = plain_tempdir();
+            common::generate_tree(dir.path());
+            if tool == Tool::Trunk {
+                std::fs::write(dir.path().join("Trunk.toml"), "").unwrap();
+            }
+            dir
+        })
+        .collect();
+    let mut samples = vec![(Vec::new(), Vec::new()); tools.len()];
     for _ in 0..TREE_STARTS {
-        let t0 = Instant::now();
-        let run = start(tool, dir.path()).await;
-        times.push(t0.elapsed().as_secs_f64() * 1000.0);
-        // Whatever the tool does in the background (watchers, pre-bundling) gets two seconds.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        mibs.push(common::rss_tree_kib(run.child.id()) as f64 / 1024.0);
+        for (i, (&tool, dir)) in tools.iter().zip(&dirs).enumerate() {
+            let t0 = Instant::now();
+            let run = start(tool, dir.path()).await;
+            samples[i].0.push(t0.elapsed().as_secs_f64() * 1000.0);
+            // Whatever the tool does in the background (watchers, pre-bundling) gets two seconds.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            samples[i]
+                .1
+                .push(common::rss_tree_kib(run.child.id()) as f64 / 1024.0);
+        }
     }
-    (median(times), median(mibs))
+    for (tool, (times, _)) in tools.iter().zip(&samples) {
+        eprintln!("   {}: 25k tree starts (ms) {times:.1?}", tool.name());
+    }
+    samples
+        .into_iter()
+        .map(|(times, mibs)| (median(times), median(mibs)))
+        .collect()
 }
 
 fn raise_fd_limit() {
@@ -923,17 +1003,19 @@ async fn main() {
         Tool::Trunk,
         Tool::StaticWebServer,
     ];
+    let tools: Vec<Tool> = tools
+        .into_iter()
+        .filter(|&tool| {
+            only.is_empty()
+                || tool == Tool::Nginx
+                || only
+                    .iter()
+                    .any(|o| tool.name().to_lowercase().starts_with(&o.to_lowercase()))
+        })
+        .collect();
     let mut rows = Vec::new();
     let mut nginx_rps = [f64::NAN; 3];
-    for tool in tools {
-        if !only.is_empty()
-            && tool != Tool::Nginx
-            && !only
-                .iter()
-                .any(|o| tool.name().to_lowercase().starts_with(&o.to_lowercase()))
-        {
-            continue;
-        }
+    for &tool in &tools {
         eprintln!("== {}", tool.name());
         let dir = site(tool);
         let root = dir.path();
@@ -955,17 +1037,6 @@ async fn main() {
             fanout: None,
         };
         eprintln!("   idle {:.1} MiB", row.idle_mib);
-        if want("static") {
-            row.rps = [
-                wrk(&run.url("/1k.txt")),
-                wrk(&run.url("/1m.bin")),
-                wrk(&run.url("/page.html")),
-            ];
-            eprintln!("   req/s {:?}", row.rps);
-        }
-        if tool == Tool::Nginx {
-            nginx_rps = row.rps;
-        }
         if !tool.static_only() {
             if want("reload") {
                 (row.floor_ms, row.reload_ms) = measure_reload(&browser, tool, &run, root).await;
@@ -988,14 +1059,22 @@ async fn main() {
             }
         }
         drop(run);
-        if want("tree") {
-            (row.tree_start_ms, row.tree_mib) = measure_tree(tool).await;
-            eprintln!(
-                "   25k tree: {:.0} ms, {:.1} MiB",
-                row.tree_start_ms, row.tree_mib
-            );
-        }
         rows.push(row);
+    }
+    if want("static") {
+        eprintln!("== static throughput, every server in turn");
+        for (row, rps) in rows.iter_mut().zip(measure_static(&tools).await) {
+            row.rps = rps;
+            if row.tool == Tool::Nginx {
+                nginx_rps = rps;
+            }
+        }
+    }
+    if want("tree") {
+        eprintln!("== 25k-file tree, every server in turn");
+        for (row, (ms, mib)) in rows.iter_mut().zip(measure_trees(&tools).await) {
+            (row.tree_start_ms, row.tree_mib) = (ms, mib);
+        }
     }
 
     let report = render(&rows, nginx_rps);
@@ -1019,7 +1098,7 @@ fn render(rows: &[Row], nginx: [f64; 3]) -> String {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let date = version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let _ = writeln!(md, "# Benchmarks\n");
-    let _ = writeln!(md, "Measured by `bench/run` ([benches/compare.rs](benches/compare.rs)) on {date}, one server at a time, \
+    let _ = writeln!(md, "Measured by `bench/run` ([benches/compare.rs](benches/compare.rs)) on {date}, one server loaded at a time, \
         each with its default settings, on the same machine in the same run.\n");
     let _ = writeln!(
         md,
@@ -1106,11 +1185,14 @@ fn render(rows: &[Row], nginx: [f64; 3]) -> String {
         and body in; its time runs to the moment the new body is in the document.\n\
         - The stylesheet time runs from the write until `getComputedStyle` shows the new value, checked on every turn of \
         the event loop; for a tool that reloads the page instead, until the new document's `load`. Median of {CSS_SAVES}.\n\
-        - Throughput: `wrk -t2 -c32 -d3s`, median of {WRK_RUNS} runs, on the same 2 cores as the server; ratios are to nginx in this run. The HTML page \
+        - Throughput: `wrk -t2 -c32 -d3s`, on the same 2 cores as the server; ratios are to nginx in this run. All the servers \
+        are started, and each of {WRK_RUNS} rounds loads them one after the other while the rest sit idle; the median \
+        of the rounds. The HTML page \
         is served with each tool's client injected, where it injects one (trunk injects its client into the page it \
         builds, `index.html`; the HTML page here is a file it copies).\n\
         - Memory is resident memory of the server and its child processes. The 25k-file tree has 22,500 files in \
-        `node_modules`; memory is read 2 s after the first 200 (asked for every 0.25 ms); medians of {TREE_STARTS} starts.\n\
+        `node_modules`; memory is read 2 s after the first 200 (asked for every 0.25 ms); medians of {TREE_STARTS} starts, \
+        taken in rounds that start every server once in turn, each on its own copy of the tree.\n\
         - Fan-out speaks each tool's own reload protocol (browser-sync's is socket.io: not measured); the time runs from \
         the write until the last of the 1,000 sockets has the message. Median of {FANOUT_ROUNDS} saves. The sockets are \
         opened with tokio-tungstenite; then one thread waits on all of them with epoll and reads the frames as they \
