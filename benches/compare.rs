@@ -39,8 +39,8 @@ const SOCKETS: usize = 1000;
 const CSS_SAVES: usize = 15;
 /// Saves told to the 1,000 sockets; the row is their median.
 const FANOUT_ROUNDS: usize = 5;
-/// wrk runs per file and server.
-const WRK_RUNS: usize = 3;
+/// Throughput rounds (one wrk run per file and server each).
+const WRK_RUNS: usize = 5;
 /// Starts on the 25,000-file tree.
 const TREE_STARTS: usize = 5;
 
@@ -286,9 +286,10 @@ fn first_answer(port: u16, limit: Duration) -> bool {
 /// clock runs on the monotonic clock from a fixed start, so once the system clock is adjusted the
 /// two disagree (by 20 ms, in one full run: a stylesheet applied "before" its write). Each time
 /// taken in the page is compared with a write time moved into the page's clock by an offset
-/// measured just before the write: the best of three round trips, off by at most half of one.
-async fn page_clock_offset(tab: &Tab) -> f64 {
-    let mut best = (f64::INFINITY, 0.0);
+/// measured just before the write: the best of three round trips, off by at most half of one. A
+/// page that cannot be asked gives no offset, and that save is not counted.
+async fn page_clock_offset(tab: &Tab) -> Option<f64> {
+    let mut best: Option<(f64, f64)> = None;
     for _ in 0..3 {
         let before = epoch_ms();
         let Some(page) = tab
@@ -298,11 +299,11 @@ async fn page_clock_offset(tab: &Tab) -> f64 {
             continue;
         };
         let after = epoch_ms();
-        if after - before < best.0 {
-            best = (after - before, page - (before + after) / 2.0);
+        if best.is_none_or(|(rtt, _)| after - before < rtt) {
+            best = Some((after - before, page - (before + after) / 2.0));
         }
     }
-    best.1
+    best.map(|(_, offset)| offset)
 }
 
 fn epoch_ms() -> f64 {
@@ -313,7 +314,9 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
+/// The median of the samples that are numbers (a sample without its start time is NaN).
 fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| !x.is_nan());
     if v.is_empty() {
         return f64::NAN;
     }
@@ -471,8 +474,9 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
         let text = format!("save {i}");
         if tool.swaps_in_place() {
             let _: Option<bool> = tab.eval(&arm_swap(&text)).await;
-            let offset = page_clock_offset(&tab).await;
-            let t0 = epoch_ms() + offset;
+            let t0 = page_clock_offset(&tab)
+                .await
+                .map_or(f64::NAN, |offset| epoch_ms() + offset);
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             let swapped: Option<f64> = tab.eval("async () => await window.__swapped").await;
             if let Some(t) = swapped {
@@ -480,8 +484,9 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
             }
             tokio::time::sleep(Duration::from_millis(700)).await;
         } else {
-            let offset = page_clock_offset(&tab).await;
-            let t0 = epoch_ms() + offset;
+            let t0 = page_clock_offset(&tab)
+                .await
+                .map_or(f64::NAN, |offset| epoch_ms() + offset);
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             if tab.next_load(Duration::from_secs(10)).await {
                 if let Some(loaded) = tab.load_started().await {
@@ -515,8 +520,10 @@ async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, boo
              else if (Date.now() > stop) r(null); else ch.port2.postMessage(0); }}; ch.port2.postMessage(0); }}); return true; }}"
         );
         let _: Option<bool> = tab.eval(&arm).await;
-        let offset = page_clock_offset(&tab).await;
-        let t0 = epoch_ms() + offset;
+        // NaN without an offset: the sample is dropped (see `median`).
+        let t0 = page_clock_offset(&tab)
+            .await
+            .map_or(f64::NAN, |offset| epoch_ms() + offset);
         std::fs::write(root.join("style.css"), format!("h1 {{ color: {target}; }}")).unwrap();
         let changed: Option<f64> = tab.eval("async () => await window.__changed").await;
         match changed {
@@ -650,8 +657,9 @@ async fn measure_static(tools: &[Tool]) -> Vec<[f64; 3]> {
     let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; tools.len()];
     for round in 0..WRK_RUNS {
         for (f, file) in STATIC_FILES.iter().enumerate() {
-            for (i, (_, run)) in running.iter().enumerate() {
-                let rps = wrk(&run.url(file));
+            // Each round starts with another server: none always follows the same neighbour.
+            for i in (0..running.len()).map(|k| (k + round) % running.len()) {
+                let rps = wrk(&running[i].1.url(file));
                 samples[i][f].push(rps);
             }
         }
@@ -846,10 +854,9 @@ fn fanout_rounds(
     Some(rounds)
 }
 
-/// Start-up on the 25,000-file tree: time to the first 200 and memory 2 s later, medians of
 /// Start-up on the 25,000-file tree for every tool, interleaved like the throughput: each tool has
 /// its own copy of the tree (some write into it: trunk's `dist/`, Vite's cache), and each of
-/// [`TREE_STARTS`] rounds starts every tool once in turn. Medians of the time to the first 200 and
+/// [`TREE_STARTS`] rounds starts every tool once in turn (from another one each round). Medians of the time to the first 200 and
 /// of the resident memory two seconds later.
 async fn measure_trees(tools: &[Tool]) -> Vec<(f64, f64)> {
     let dirs: Vec<_> = tools
@@ -864,8 +871,9 @@ async fn measure_trees(tools: &[Tool]) -> Vec<(f64, f64)> {
         })
         .collect();
     let mut samples = vec![(Vec::new(), Vec::new()); tools.len()];
-    for _ in 0..TREE_STARTS {
-        for (i, (&tool, dir)) in tools.iter().zip(&dirs).enumerate() {
+    for round in 0..TREE_STARTS {
+        for i in (0..tools.len()).map(|k| (k + round) % tools.len()) {
+            let (tool, dir) = (tools[i], &dirs[i]);
             let t0 = Instant::now();
             let run = start(tool, dir.path()).await;
             samples[i].0.push(t0.elapsed().as_secs_f64() * 1000.0);

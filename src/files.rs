@@ -133,7 +133,7 @@ fn reads_whole(mime: &mime_guess::Mime, len: u64, injects: bool) -> bool {
 
 /// Resolves segments under ROOT to a real, contained file or folder, and reads what will be read
 /// whole, in one trip to the blocking pool: a page that is not cached yet (the first request, a
-/// stylesheet just saved) waits for one hand-over instead of three. With `index`, a folder's
+/// stylesheet just saved) waits for one hand-over instead of two (three for a folder's index.html). With `index`, a folder's
 /// `index.html` is found and read in the same trip.
 async fn locate(root: &Path, segments: &[String], index: bool, injects: bool) -> Found {
     let root = root.to_path_buf();

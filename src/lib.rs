@@ -105,8 +105,8 @@ pub async fn run(
     } else {
         hub.set_ready();
     }
-    // One thread waiting in the blocking pool before the first request: starting one costs that
-    // request a tenth of a millisecond.
+    // One thread waiting in the blocking pool (for its keep-alive, 10 s) when the first request
+    // comes: starting one would cost that request a tenth of a millisecond.
     drop(tokio::task::spawn_blocking(|| ()));
     let mut allowed_hosts = config.allowed_hosts.clone();
     allowed_hosts.extend(config.host_name.clone());

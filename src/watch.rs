@@ -347,7 +347,13 @@ pub fn spawn(
                 hub.set_ready();
                 return;
             }
-            Err(_) => return,
+            Err(_) => {
+                tracing::error!(
+                    "the watcher's thread stopped before it was watching; serving without live reload"
+                );
+                hub.set_ready();
+                return;
+            }
         };
         if !watching.polling() {
             // Served from memory only what OS events will report changed, at once.
