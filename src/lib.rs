@@ -51,13 +51,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const DEFAULT_PORT_TRIES: u16 = 20;
 
 /// Binds the configured address: an explicit port or an error, else 8080 or the next free port.
-pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
+///
+/// A plain std listener, already listening and non-blocking, so that `main` can listen before the
+/// async runtime exists: a browser that connects while devserve is still starting waits for its
+/// page instead of being refused. [`bind`] does the same from inside a runtime.
+pub fn bind_std(config: &Config) -> Result<std::net::TcpListener, StartError> {
     let bind_one = |port: u16| {
         let addr = SocketAddr::new(config.host, port);
-        async move { TcpListener::bind(addr).await.map_err(|source| (addr, source)) }
+        std::net::TcpListener::bind(addr)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(|source| (addr, source))
     };
     match config.port {
-        PortChoice::Explicit(port) => bind_one(port).await.map_err(|(addr, source)| {
+        PortChoice::Explicit(port) => bind_one(port).map_err(|(addr, source)| {
             if source.kind() == ErrorKind::AddrInUse {
                 StartError::PortBusy { port }
             } else {
@@ -67,7 +73,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
         PortChoice::Default => {
             let first = config::DEFAULT_PORT;
             for port in first..first + DEFAULT_PORT_TRIES {
-                match bind_one(port).await {
+                match bind_one(port) {
                     Ok(listener) => {
                         if port != first {
                             tracing::info!("port {first} is busy, using {port}");
@@ -78,11 +84,18 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
                     Err((addr, source)) => return Err(StartError::Bind { addr, source }),
                 }
             }
-            bind_one(0)
-                .await
-                .map_err(|(addr, source)| StartError::Bind { addr, source })
+            bind_one(0).map_err(|(addr, source)| StartError::Bind { addr, source })
         }
     }
+}
+
+/// [`bind_std`], handed to the runtime this is called in.
+pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
+    let listener = bind_std(config)?;
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(config.host, 0));
+    TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Serves `config` on `listener` until `shutdown` is cancelled, then closes the reload sockets

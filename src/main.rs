@@ -36,11 +36,13 @@ fn main() -> ExitCode {
 fn start(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     keep_large_allocations_mapped();
+    // Listening before the runtime starts: a browser that connects meanwhile is answered, not refused.
+    let listener = devserve::bind_std(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone())?;
-        let listener = devserve::bind(&config).await?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         devserve::run(config, listener, shutdown).await?;
         Ok(())
     })
