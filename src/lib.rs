@@ -54,8 +54,8 @@ const DEFAULT_PORT_TRIES: u16 = 20;
 ///
 /// A plain std listener, already listening and non-blocking, so that `main` can listen before the
 /// async runtime exists: a browser that connects while devserve is still starting waits for its
-/// page instead of being refused. [`bind`] does the same from inside a runtime.
-pub fn bind_std(config: &Config) -> Result<std::net::TcpListener, StartError> {
+/// page instead of being refused.
+pub fn bind(config: &Config) -> Result<std::net::TcpListener, StartError> {
     let bind_one = |port: u16| {
         let addr = SocketAddr::new(config.host, port);
         std::net::TcpListener::bind(addr)
@@ -87,15 +87,6 @@ pub fn bind_std(config: &Config) -> Result<std::net::TcpListener, StartError> {
             bind_one(0).map_err(|(addr, source)| StartError::Bind { addr, source })
         }
     }
-}
-
-/// [`bind_std`], handed to the runtime this is called in.
-pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
-    let listener = bind_std(config)?;
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::new(config.host, 0));
-    TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Serves `config` on `listener` until `shutdown` is cancelled, then closes the reload sockets

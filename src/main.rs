@@ -37,7 +37,7 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     keep_large_allocations_mapped();
     // Listening before the runtime starts: a browser that connects meanwhile is answered, not refused.
-    let listener = devserve::bind_std(&config)?;
+    let listener = devserve::bind(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
