@@ -282,12 +282,19 @@ fn first_answer(port: u16, limit: Duration) -> bool {
     false
 }
 
-/// The page's clock (`performance.timeOrigin + performance.now()`) minus [`epoch_ms`]. The page's
-/// clock runs on the monotonic clock from a fixed start, so once the system clock is adjusted the
-/// two disagree (by 20 ms, in one full run: a stylesheet applied "before" its write). Each time
-/// taken in the page is compared with a write time moved into the page's clock by an offset
-/// measured just before the write: the best of three round trips, off by at most half of one. A
-/// page that cannot be asked gives no offset, and that save is not counted.
+/// The time of a write about to happen, on the page's clock (`performance.timeOrigin +
+/// performance.now()`), against which times taken in the page are compared. That clock and this
+/// process's wall clock can disagree: in one full run, by about 20 ms (a stylesheet applied
+/// "before" its write). So the wall clock is moved into the page's by an offset measured just
+/// before: the best of three round trips, off by at most half of one. NaN when the page cannot be
+/// asked; [`median`] drops that sample.
+async fn write_time_in_page(tab: &Tab) -> f64 {
+    page_clock_offset(tab)
+        .await
+        .map_or(f64::NAN, |offset| epoch_ms() + offset)
+}
+
+/// The page's clock minus [`epoch_ms`]; see [`write_time_in_page`].
 async fn page_clock_offset(tab: &Tab) -> Option<f64> {
     let mut best: Option<(f64, f64)> = None;
     for _ in 0..3 {
@@ -474,9 +481,7 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
         let text = format!("save {i}");
         if tool.swaps_in_place() {
             let _: Option<bool> = tab.eval(&arm_swap(&text)).await;
-            let t0 = page_clock_offset(&tab)
-                .await
-                .map_or(f64::NAN, |offset| epoch_ms() + offset);
+            let t0 = write_time_in_page(&tab).await;
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             let swapped: Option<f64> = tab.eval("async () => await window.__swapped").await;
             if let Some(t) = swapped {
@@ -484,9 +489,7 @@ async fn measure_reload(browser: &Browser, tool: Tool, run: &Running, root: &Pat
             }
             tokio::time::sleep(Duration::from_millis(700)).await;
         } else {
-            let t0 = page_clock_offset(&tab)
-                .await
-                .map_or(f64::NAN, |offset| epoch_ms() + offset);
+            let t0 = write_time_in_page(&tab).await;
             std::fs::write(root.join("index.html"), index_html(tool, &text)).unwrap();
             if tab.next_load(Duration::from_secs(10)).await {
                 if let Some(loaded) = tab.load_started().await {
@@ -520,10 +523,7 @@ async fn measure_css(browser: &Browser, run: &Running, root: &Path) -> (f64, boo
              else if (Date.now() > stop) r(null); else ch.port2.postMessage(0); }}; ch.port2.postMessage(0); }}); return true; }}"
         );
         let _: Option<bool> = tab.eval(&arm).await;
-        // NaN without an offset: the sample is dropped (see `median`).
-        let t0 = page_clock_offset(&tab)
-            .await
-            .map_or(f64::NAN, |offset| epoch_ms() + offset);
+        let t0 = write_time_in_page(&tab).await;
         std::fs::write(root.join("style.css"), format!("h1 {{ color: {target}; }}")).unwrap();
         let changed: Option<f64> = tab.eval("async () => await window.__changed").await;
         match changed {
@@ -641,6 +641,12 @@ fn wrk(url: &str) -> f64 {
 /// The throughput files, in the order of the report's columns.
 const STATIC_FILES: [&str; 3] = ["/1k.txt", "/1m.bin", "/page.html"];
 
+/// The indices `0..n`, starting at `round`'s: each round begins with another server, so none
+/// always follows the same neighbour.
+fn in_turn(n: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| (k + round) % n)
+}
+
 /// Requests per second on each of [`STATIC_FILES`], for every tool: the median of [`WRK_RUNS`]
 /// rounds. All the servers are started first, each over its own copy of the site, and each round
 /// loads them one after the other while the rest sit idle, so that a machine that slows down or
@@ -657,8 +663,7 @@ async fn measure_static(tools: &[Tool]) -> Vec<[f64; 3]> {
     let mut samples = vec![[Vec::new(), Vec::new(), Vec::new()]; tools.len()];
     for round in 0..WRK_RUNS {
         for (f, file) in STATIC_FILES.iter().enumerate() {
-            // Each round starts with another server: none always follows the same neighbour.
-            for i in (0..running.len()).map(|k| (k + round) % running.len()) {
+            for i in in_turn(running.len(), round) {
                 let rps = wrk(&running[i].1.url(file));
                 samples[i][f].push(rps);
             }
@@ -856,8 +861,8 @@ fn fanout_rounds(
 
 /// Start-up on the 25,000-file tree for every tool, interleaved like the throughput: each tool has
 /// its own copy of the tree (some write into it: trunk's `dist/`, Vite's cache), and each of
-/// [`TREE_STARTS`] rounds starts every tool once in turn (from another one each round). Medians of the time to the first 200 and
-/// of the resident memory two seconds later.
+/// [`TREE_STARTS`] rounds starts every tool once in turn (see [`in_turn`]). Medians of the time to
+/// the first 200 and of the resident memory two seconds later.
 async fn measure_trees(tools: &[Tool]) -> Vec<(f64, f64)> {
     let dirs: Vec<_> = tools
         .iter()
@@ -872,7 +877,7 @@ async fn measure_trees(tools: &[Tool]) -> Vec<(f64, f64)> {
         .collect();
     let mut samples = vec![(Vec::new(), Vec::new()); tools.len()];
     for round in 0..TREE_STARTS {
-        for i in (0..tools.len()).map(|k| (k + round) % tools.len()) {
+        for i in in_turn(tools.len(), round) {
             let (tool, dir) = (tools[i], &dirs[i]);
             let t0 = Instant::now();
             let run = start(tool, dir.path()).await;

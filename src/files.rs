@@ -114,8 +114,17 @@ struct FoundFile {
     path: PathBuf,
     meta: std::fs::Metadata,
     mime: mime_guess::Mime,
-    /// `Some` when the file is read whole ([`reads_whole`]) and the read worked.
-    bytes: Option<Vec<u8>>,
+    content: Content,
+}
+
+/// What [`locate`] did with a file's content, as [`reads_whole`] decided.
+enum Content {
+    /// Read whole.
+    Read(Vec<u8>),
+    /// To be read whole, but the read failed.
+    Unreadable,
+    /// Too large: streamed from disk.
+    Stream,
 }
 
 enum Found {
@@ -133,8 +142,8 @@ fn reads_whole(mime: &mime_guess::Mime, len: u64, injects: bool) -> bool {
 
 /// Resolves segments under ROOT to a real, contained file or folder, and reads what will be read
 /// whole, in one trip to the blocking pool: a page that is not cached yet (the first request, a
-/// stylesheet just saved) waits for one hand-over instead of two (three for a folder's index.html). With `index`, a folder's
-/// `index.html` is found and read in the same trip.
+/// stylesheet just saved) waits for one hand-over instead of two (three for a folder's
+/// `index.html`). With `index`, a folder's `index.html` is found and read in the same trip.
 async fn locate(root: &Path, segments: &[String], index: bool, injects: bool) -> Found {
     let root = root.to_path_buf();
     let mut path = root.clone();
@@ -175,16 +184,16 @@ fn resolve(root: &Path, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
 /// A found file, read when it is read whole. Blocking.
 fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFile {
     let mime = mime_guess::from_path(&path).first_or_octet_stream();
-    let bytes = if reads_whole(&mime, meta.len(), injects) {
-        std::fs::read(&path).ok()
+    let content = if !reads_whole(&mime, meta.len(), injects) {
+        Content::Stream
     } else {
-        None
+        std::fs::read(&path).map_or(Content::Unreadable, Content::Read)
     };
     FoundFile {
         path,
         meta,
         mime,
-        bytes,
+        content,
     }
 }
 
@@ -266,29 +275,30 @@ async fn serve_file(page: &Page<'_>, cache_key: Option<&str>, generation: u64, f
         path,
         meta,
         mime,
-        bytes,
+        content,
     } = file;
     let html = mime.essence_str() == "text/html";
     let modified = meta.modified().ok();
 
-    if reads_whole(&mime, meta.len(), page.injects()) {
-        let Some(bytes) = bytes else {
-            return not_found(page, "");
-        };
-        let entry = Cached {
-            source: Some((path.clone(), Stamp::of(&meta))),
-            etag: content_etag(&bytes, None),
-            content_type: content_type(&mime, Some(&bytes)),
-            bytes: Bytes::from(bytes),
-            modified,
-            html,
-            injected: Mutex::new(None),
-        };
-        let entry = match cache_key {
-            Some(key) => page.state.cache.insert(key, &path, generation, entry),
-            None => Arc::new(entry),
-        };
-        return respond(page, &entry);
+    match content {
+        Content::Unreadable => return not_found(page, ""),
+        Content::Stream => {}
+        Content::Read(bytes) => {
+            let entry = Cached {
+                source: Some((path.clone(), Stamp::of(&meta))),
+                etag: content_etag(&bytes, None),
+                content_type: content_type(&mime, Some(&bytes)),
+                bytes: Bytes::from(bytes),
+                modified,
+                html,
+                injected: Mutex::new(None),
+            };
+            let entry = match cache_key {
+                Some(key) => page.state.cache.insert(key, &path, generation, entry),
+                None => Arc::new(entry),
+            };
+            return respond(page, &entry);
+        }
     }
 
     // Large files stream from disk, validated by size and mtime.

@@ -331,7 +331,9 @@ pub fn spawn(
                     let _ = done.send(start_watching(root, extra, ignorer, tx, overflow, poll));
                 });
             if let Err(e) = walker {
-                tracing::error!("cannot start the watcher's thread: {e}; serving without live reload");
+                tracing::error!(
+                    "cannot start the thread that sets up watching: {e}; serving without live reload"
+                );
                 hub.set_ready();
                 return;
             }
