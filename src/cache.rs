@@ -23,6 +23,8 @@ use std::time::{Duration, SystemTime};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 
+use crate::sendfile::{Regions, Registration};
+
 /// A file younger than this is not admitted: a second write within the same timestamp tick could
 /// leave its stat unchanged.
 const SETTLED: Duration = Duration::from_millis(50);
@@ -65,6 +67,35 @@ pub struct Cached {
     pub html: bool,
     /// The page with the client injected, made for a given seq.
     pub injected: Mutex<Option<Injected>>,
+    /// The open file the bytes were read from, when they are large enough to be sent from it with
+    /// sendfile(2). Registered (and then held by `sendfile`) only when the entry is kept.
+    pub file: Option<std::fs::File>,
+    sendfile: Option<Registration>,
+}
+
+impl Cached {
+    /// An entry not registered for sendfile yet.
+    pub fn new(
+        source: Option<(PathBuf, Stamp)>,
+        bytes: Bytes,
+        etag: String,
+        content_type: HeaderValue,
+        modified: Option<SystemTime>,
+        html: bool,
+        file: Option<std::fs::File>,
+    ) -> Self {
+        Cached {
+            source,
+            bytes,
+            etag,
+            content_type,
+            modified,
+            html,
+            injected: Mutex::new(None),
+            file,
+            sendfile: None,
+        }
+    }
 }
 
 /// An injected page and the seq its tag carries.
@@ -85,11 +116,18 @@ pub struct FileCache {
     bytes: AtomicUsize,
     /// Says whether the watcher sees changes to a file; set once watching has started.
     admit: OnceLock<Admit>,
+    /// Where kept files are registered to be sent with sendfile(2).
+    regions: Arc<Regions>,
 }
 
 impl FileCache {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The regions kept files are registered in, for the connections to look them up.
+    pub fn regions(&self) -> Arc<Regions> {
+        self.regions.clone()
     }
 
     /// Called by the watcher once it is watching: `admit` tells which files it would see change.
@@ -113,8 +151,7 @@ impl FileCache {
 
     /// Keeps a file read at `generation`, unless something changed since or the watcher would not
     /// see it change.
-    pub fn insert(&self, url_path: &str, fs_path: &Path, generation: u64, entry: Cached) -> Arc<Cached> {
-        let entry = Arc::new(entry);
+    pub fn insert(&self, url_path: &str, fs_path: &Path, generation: u64, mut entry: Cached) -> Arc<Cached> {
         let admitted = self.admit.get().is_some_and(|admit| admit(fs_path));
         let settled = entry
             .source
@@ -123,18 +160,22 @@ impl FileCache {
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age >= SETTLED);
         if !admitted || !settled || entry.bytes.len() > BUDGET / 8 {
-            return entry;
+            return Arc::new(entry);
         }
         let Ok(mut map) = self.map.write() else {
-            return entry;
+            return Arc::new(entry);
         };
         // Checked under the lock: an invalidation takes the same lock after bumping the generation.
         if self.generation.load(Ordering::Acquire) != generation
             || map.len() >= MAX_ENTRIES
             || self.bytes.load(Ordering::Relaxed) + entry.bytes.len() > BUDGET
         {
-            return entry;
+            return Arc::new(entry);
         }
+        if let (Some(file), Some((_, stamp))) = (entry.file.take(), &entry.source) {
+            entry.sendfile = self.regions.register(&entry.bytes, file, stamp.clone());
+        }
+        let entry = Arc::new(entry);
         self.bytes.fetch_add(entry.bytes.len(), Ordering::Relaxed);
         if let Some(old) = map.insert(url_path.to_string(), entry.clone()) {
             self.bytes.fetch_sub(old.bytes.len(), Ordering::Relaxed);
@@ -171,15 +212,15 @@ mod tests {
             .set_modified(old)
             .unwrap();
         let stamp = Stamp::of(&std::fs::metadata(&path).unwrap());
-        Cached {
-            source: Some((path, stamp)),
-            bytes: Bytes::from(text.to_string()),
-            etag: "\"e\"".into(),
-            content_type: HeaderValue::from_static("text/plain"),
-            modified: None,
-            html: false,
-            injected: Mutex::new(None),
-        }
+        Cached::new(
+            Some((path, stamp)),
+            Bytes::from(text.to_string()),
+            "\"e\"".into(),
+            HeaderValue::from_static("text/plain"),
+            None,
+            false,
+            None,
+        )
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::hash::{Hash, Hasher};
 use std::io::SeekFrom;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -119,8 +119,8 @@ struct FoundFile {
 
 /// What [`locate`] did with a file's content, as [`reads_whole`] decided.
 enum Content {
-    /// Read whole.
-    Read(Vec<u8>),
+    /// Read whole; the open file is kept when it is large enough to be sent with sendfile(2).
+    Read(Vec<u8>, Option<std::fs::File>),
     /// To be read whole, but the read failed.
     Unreadable,
     /// Too large: streamed from disk.
@@ -187,7 +187,7 @@ fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFil
     let content = if !reads_whole(&mime, meta.len(), injects) {
         Content::Stream
     } else {
-        std::fs::read(&path).map_or(Content::Unreadable, Content::Read)
+        read_whole(&path).map_or(Content::Unreadable, |(bytes, file)| Content::Read(bytes, file))
     };
     FoundFile {
         path,
@@ -195,6 +195,17 @@ fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFil
         mime,
         content,
     }
+}
+
+/// A file's content, and the open file itself when it is large enough to be sent from it later.
+/// Blocking.
+fn read_whole(path: &Path) -> std::io::Result<(Vec<u8>, Option<std::fs::File>)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let keep = bytes.len() >= crate::sendfile::MIN_LEN;
+    Ok((bytes, keep.then_some(file)))
 }
 
 /// The fallback handler: every GET/HEAD that is not a reserved path or a proxy route.
@@ -283,16 +294,17 @@ async fn serve_file(page: &Page<'_>, cache_key: Option<&str>, generation: u64, f
     match content {
         Content::Unreadable => return not_found(page, ""),
         Content::Stream => {}
-        Content::Read(bytes) => {
-            let entry = Cached {
-                source: Some((path.clone(), Stamp::of(&meta))),
-                etag: content_etag(&bytes, None),
-                content_type: content_type(&mime, Some(&bytes)),
-                bytes: Bytes::from(bytes),
+        Content::Read(bytes, file) => {
+            let (etag, content_type) = (content_etag(&bytes, None), content_type(&mime, Some(&bytes)));
+            let entry = Cached::new(
+                Some((path.clone(), Stamp::of(&meta))),
+                Bytes::from(bytes),
+                etag,
+                content_type,
                 modified,
                 html,
-                injected: Mutex::new(None),
-            };
+                file,
+            );
             let entry = match cache_key {
                 Some(key) => page.state.cache.insert(key, &path, generation, entry),
                 None => Arc::new(entry),

@@ -11,6 +11,7 @@
 //! - [`files`]: static files, listing, 404, containment.
 //! - [`inject`]: the pure HTML injection.
 //! - [`cache`]: small files held in memory between changes.
+//! - [`sendfile`]: the connections, which send large cached files with sendfile(2).
 //! - [`watch`]: notify → batches of changes.
 //! - [`poll`]: the polling watcher, for file systems without events.
 //! - [`reload`]: the hub, the WebSocket endpoint, the message types.
@@ -28,6 +29,7 @@ pub mod poll;
 pub mod proxy;
 pub mod reload;
 pub mod security;
+pub mod sendfile;
 pub mod server;
 pub mod watch;
 
@@ -104,6 +106,7 @@ pub async fn run(
     let hub = Arc::new(reload::Hub::new());
     let tracker = TaskTracker::new();
     let cache = Arc::new(cache::FileCache::new());
+    let regions = cache.regions();
     if config.reload {
         watch::spawn(&config, hub.clone(), cache.clone(), shutdown.clone(), &tracker)?;
     } else {
@@ -145,8 +148,8 @@ pub async fn run(
     }
     // No Nagle delay: a reload message, or the last part of a large file, goes out at once
     // rather than waiting for the peer to acknowledge what came before.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
+    let listener = sendfile::Listener::new(listener, regions).tap_io(|stream| {
+        if let Err(e) = stream.tcp().set_nodelay(true) {
             tracing::debug!("TCP_NODELAY not set: {e}");
         }
     });

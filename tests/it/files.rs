@@ -353,3 +353,46 @@ async fn a_saved_file_is_never_served_stale_from_memory() {
         );
     }
 }
+
+/// A large file kept in memory is sent from the file with sendfile(2) on Linux; whichever way it
+/// goes, every byte must be the file's, whole or in a range, before and after a save.
+#[tokio::test]
+async fn a_large_kept_file_is_sent_byte_for_byte() {
+    let pattern = |seed: u32| -> Vec<u8> {
+        (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as u8)
+            .collect()
+    };
+    let first = pattern(1);
+    let s = TestServer::start_with(&[], |root| {
+        let path = root.join("big.bin");
+        std::fs::write(&path, pattern(1)).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    })
+    .await;
+    for _ in 0..3 {
+        let body = s.get("/big.bin").await.bytes().await.unwrap();
+        assert!(body[..] == first[..], "whole file");
+    }
+    let part = client()
+        .get(s.url("/big.bin"))
+        .header("Range", "bytes=70000-269999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(part.bytes().await.unwrap()[..] == first[70_000..270_000], "range");
+
+    let second = pattern(2);
+    s.write("big.bin", &second);
+    for _ in 0..2 {
+        let body = s.get("/big.bin").await.bytes().await.unwrap();
+        assert!(body[..] == second[..], "after the save");
+    }
+}
