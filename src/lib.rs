@@ -7,7 +7,7 @@
 //! # Layout
 //! - [`cli`]: the clap flags, no I/O.
 //! - [`config`]: flags → a resolved [`Config`].
-//! - [`server`]: the Router, reserved paths and layers.
+//! - [`server`]: the application: Host check, files, and the Router for reserved paths and proxies.
 //! - [`files`]: static files, listing, 404, containment.
 //! - [`inject`]: the pure HTML injection.
 //! - [`cache`]: small files held in memory between changes.
@@ -129,7 +129,6 @@ pub async fn run(
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });
-    let app = server::router(state);
     let url = announce(&config, local);
     if config.open {
         tokio::task::spawn_blocking(move || {
@@ -153,7 +152,7 @@ pub async fn run(
             tracing::debug!("TCP_NODELAY not set: {e}");
         }
     });
-    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let serve = axum::serve(listener, server::App::new(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     // Graceful shutdown waits for every open connection, and a proxied event stream never ends:

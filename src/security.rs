@@ -4,15 +4,9 @@
 //! 127.0.0.1 still sends `Host: evil.example`, and is refused. The reload socket also wants the
 //! page's own Origin and the random token carried by the injected tag.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-use crate::server::AppState;
 
 /// True when `host` (a Host header value, with or without a port) names this machine: `localhost`,
 /// `*.localhost`, an IP literal, or one of `extra` (lowercase names from `--host`/`--allow-host`).
@@ -94,20 +88,21 @@ pub fn request_host(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|v| v.to_str().ok())
 }
 
-/// Middleware: refuses any request whose Host names something other than this machine.
-pub async fn check_host(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let present = req.headers().contains_key(header::HOST);
-    match request_host(req.headers()) {
+/// The 403 for a request whose Host names something other than this machine, or `None` when the
+/// request may go on. Checked before anything else, for every request.
+pub fn refuse_foreign_host(headers: &HeaderMap, allowed_hosts: &[String]) -> Option<Response> {
+    let present = headers.contains_key(header::HOST);
+    match request_host(headers) {
         // HTTP/1.0 clients may send no Host; a browser always does, so rebinding needs one.
-        None if !present => next.run(req).await,
-        None => forbidden_host("(unreadable)"),
-        Some(host) if host_allowed(host, &state.allowed_hosts) => next.run(req).await,
+        None if !present => None,
+        None => Some(forbidden_host("(unreadable)")),
+        Some(host) if host_allowed(host, allowed_hosts) => None,
         Some(host) => {
             tracing::warn!(
                 host,
                 "refused a request for a foreign Host (add --allow-host to accept it)"
             );
-            forbidden_host(host)
+            Some(forbidden_host(host))
         }
     }
 }
