@@ -152,6 +152,8 @@ impl FileCache {
     /// Keeps a file read at `generation`, unless something changed since or the watcher would not
     /// see it change.
     pub fn insert(&self, url_path: &str, fs_path: &Path, generation: u64, mut entry: Cached) -> Arc<Cached> {
+        // Held open only if the entry is kept.
+        let file = entry.file.take();
         let admitted = self.admit.get().is_some_and(|admit| admit(fs_path));
         let settled = entry
             .source
@@ -172,7 +174,7 @@ impl FileCache {
         {
             return Arc::new(entry);
         }
-        if let (Some(file), Some((_, stamp))) = (entry.file.take(), &entry.source) {
+        if let (Some(file), Some((_, stamp))) = (file, &entry.source) {
             entry.sendfile = self.regions.register(&entry.bytes, file, stamp.clone());
         }
         let entry = Arc::new(entry);
@@ -272,6 +274,19 @@ mod tests {
         e.source = Some((path.clone(), Stamp::of(&std::fs::metadata(&path).unwrap())));
         cache.insert("/a", Path::new("/r/a"), cache.generation(), e);
         assert!(cache.get("/a").is_none());
+    }
+
+    #[test]
+    fn a_large_kept_file_is_registered_for_sendfile_until_it_is_forgotten() {
+        let cache = FileCache::new();
+        cache.enable(|_| true);
+        let big = "x".repeat(crate::sendfile::MIN_LEN);
+        let mut e = entry(&big);
+        e.file = Some(std::fs::File::open(&e.source.as_ref().unwrap().0).unwrap());
+        cache.insert("/big", Path::new("/r/big"), cache.generation(), e);
+        assert_eq!(cache.regions().len(), usize::from(cfg!(target_os = "linux")));
+        cache.invalidate();
+        assert!(cache.regions().is_empty());
     }
 
     #[test]

@@ -208,7 +208,7 @@ fn read_whole(path: &Path) -> std::io::Result<(Vec<u8>, Option<std::fs::File>)> 
     Ok((bytes, keep.then_some(file)))
 }
 
-/// The fallback handler: every GET/HEAD that is not a reserved path or a proxy route.
+/// Every GET/HEAD that is not a reserved path or a proxy route: a file, a folder, or a 404.
 pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Response::builder()
@@ -303,7 +303,8 @@ async fn serve_file(page: &Page<'_>, cache_key: Option<&str>, generation: u64, f
                 content_type,
                 modified,
                 html,
-                file,
+                // A page is mostly sent with the client in it, which is not the file's bytes.
+                file.filter(|_| !html),
             );
             let entry = match cache_key {
                 Some(key) => page.state.cache.insert(key, &path, generation, entry),

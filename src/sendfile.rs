@@ -6,10 +6,18 @@
 //! file they were read from; every connection's socket is a [`Stream`], and when hyper asks it to
 //! write a slice that lies inside a registered region, it sends the same bytes from the file at
 //! the matching offset instead. The body hyper holds is the file's content, so every other path —
-//! another platform, a slice too small to bother, a file changed on disk since it was read — is
-//! an ordinary write of the same bytes. The file's stat is checked before each send: a file that
-//! changed since it was read is sent from memory, so a response never mixes two versions of it
-//! unless the change lands during the send itself (as with nginx).
+//! another platform, a slice too small to bother, a file changed on disk since it was read, a
+//! file system that cannot send — is an ordinary write of the same bytes. The file's stat is
+//! checked before each send, and a file that changed is sent from memory; it is checked again
+//! after, and a change that landed during the send cuts the connection, so the client drops the
+//! short body instead of keeping a mix of two versions under the old `ETag`.
+//!
+//! Only files the cache keeps are registered, and the cache keeps files only where the watcher
+//! has OS events (not on network or polled file systems), just after reading them: the sends read
+//! from the page cache and do not block a worker on a disk.
+
+// Elsewhere nothing is registered, and a connection writes as any other.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,7 +25,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
@@ -51,6 +59,9 @@ struct Region {
 pub struct Registration {
     regions: Arc<Regions>,
     start: usize,
+    /// The registered bytes themselves, so that their memory cannot be freed, and its address
+    /// taken by another buffer, while the region is still registered.
+    _bytes: Bytes,
 }
 
 /// Where to send a slice from.
@@ -58,6 +69,15 @@ struct Source {
     file: Arc<File>,
     offset: u64,
     stamp: Stamp,
+}
+
+impl Source {
+    /// True while the file is still the one that was read.
+    fn unchanged(&self) -> bool {
+        self.file
+            .metadata()
+            .is_ok_and(|meta| Stamp::of(&meta) == self.stamp)
+    }
 }
 
 impl Regions {
@@ -72,7 +92,7 @@ impl Regions {
             return None;
         }
         let start = bytes.as_ptr() as usize;
-        let mut map = self.map.write().ok()?;
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_FILES || map.contains_key(&start) {
             return None;
         }
@@ -86,7 +106,17 @@ impl Regions {
         Some(Registration {
             regions: self.clone(),
             start,
+            _bytes: bytes.clone(),
         })
+    }
+
+    /// How many regions are registered.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The file and offset holding `buf`, when `buf` lies inside a registered region.
@@ -95,7 +125,7 @@ impl Regions {
             return None;
         }
         let ptr = buf.as_ptr() as usize;
-        let map = self.map.read().ok()?;
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         let (&start, region) = map.range(..=ptr).next_back()?;
         let offset = ptr - start;
         (offset + buf.len() <= region.len).then(|| Source {
@@ -108,10 +138,9 @@ impl Regions {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.regions.map.write() {
-            map.remove(&self.start);
-            self.regions.count.store(map.len(), Ordering::Release);
-        }
+        let mut map = self.regions.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.remove(&self.start);
+        self.regions.count.store(map.len(), Ordering::Release);
     }
 }
 
@@ -173,22 +202,34 @@ impl Stream {
             let head = &bufs[..i];
             return self.poll_send(cx, |io| {
                 let mut control = rustix::net::SendAncillaryBuffer::default();
-                rustix::net::sendmsg(io, head, &mut control, SendFlags::MORE | SendFlags::NOSIGNAL)
+                let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+                Ok(rustix::net::sendmsg(io, head, &mut control, flags)?)
             });
         }
         let buf = &bufs[0];
+        // `None`: send this slice from memory.
         let sent = ready!(self.poll_send(cx, |io| {
-            let unchanged = source
-                .file
-                .metadata()
-                .is_ok_and(|meta| Stamp::of(&meta) == source.stamp);
-            if !unchanged {
+            if !source.unchanged() {
                 return Ok(None);
             }
             let mut offset = source.offset;
-            // 0 means the file is shorter than it was: send the rest from memory.
-            rustix::fs::sendfile(io, &*source.file, Some(&mut offset), buf.len())
-                .map(|n| (n > 0).then_some(n))
+            // sendfile has no MSG_NOSIGNAL: a peer gone mid-send raises SIGPIPE, which Rust
+            // programs ignore from the start (EPIPE is returned instead).
+            match rustix::fs::sendfile(io, &*source.file, Some(&mut offset), buf.len()) {
+                // The file is shorter than it was.
+                Ok(0) => Ok(None),
+                Ok(n) if source.unchanged() => Ok(Some(n)),
+                Ok(_) => Err(io::Error::other(
+                    "the file changed while it was being sent; closing the connection",
+                )),
+                Err(rustix::io::Errno::AGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+                // A file system that cannot send files, or a read error: memory has the bytes
+                // (and a closed socket fails that write as well).
+                Err(e) => {
+                    tracing::debug!("sendfile failed ({e}); sending from memory");
+                    Ok(None)
+                }
+            }
         }))?;
         match sent {
             Some(n) => Poll::Ready(Ok(n)),
@@ -201,14 +242,12 @@ impl Stream {
     fn poll_send<T>(
         &mut self,
         cx: &mut Context<'_>,
-        mut send: impl FnMut(&TcpStream) -> rustix::io::Result<T>,
+        mut send: impl FnMut(&TcpStream) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         loop {
             ready!(self.io.poll_write_ready(cx))?;
             let io = &self.io;
-            match io.try_io(tokio::io::Interest::WRITABLE, || {
-                send(io).map_err(io::Error::from)
-            }) {
+            match io.try_io(tokio::io::Interest::WRITABLE, || send(io)) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 result => return Poll::Ready(result),
             }
@@ -317,35 +356,36 @@ mod tests {
         assert!(got[9..].iter().all(|&b| b == b'd'));
     }
 
-    #[tokio::test]
-    async fn a_file_changed_since_it_was_read_is_sent_from_memory() {
+    /// Registers 'm's in memory over a file of 'd's, lets `meddle` change the file or drop the
+    /// registration (it returns what it keeps), writes the memory to a connection and returns
+    /// what arrived.
+    async fn sent_after(
+        meddle: impl FnOnce(&std::path::Path, Registration) -> Option<Registration>,
+    ) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let (path, file, stamp) = file_of(&dir, &[b'd'; 2 * MIN_LEN]);
         let regions = Regions::new();
         let memory = Bytes::from(vec![b'm'; 2 * MIN_LEN]);
-        let _registration = regions.register(&memory, file, stamp).unwrap();
-        std::fs::write(&path, vec![b'n'; 2 * MIN_LEN + 1]).unwrap();
+        let _kept = meddle(&path, regions.register(&memory, file, stamp).unwrap());
         let (mut stream, mut client) = pair(&regions).await;
         stream.write_all(&memory).await.unwrap();
-        assert!(received(&mut client, memory.len())
-            .await
-            .iter()
-            .all(|&b| b == b'm'));
+        received(&mut client, memory.len()).await
+    }
+
+    #[tokio::test]
+    async fn a_file_changed_since_it_was_read_is_sent_from_memory() {
+        let got = sent_after(|path, registration| {
+            std::fs::write(path, vec![b'n'; 2 * MIN_LEN + 1]).unwrap();
+            Some(registration)
+        })
+        .await;
+        assert!(got.iter().all(|&b| b == b'm'));
     }
 
     #[tokio::test]
     async fn an_unregistered_region_is_sent_from_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, file, stamp) = file_of(&dir, &[b'd'; 2 * MIN_LEN]);
-        let regions = Regions::new();
-        let memory = Bytes::from(vec![b'm'; 2 * MIN_LEN]);
-        drop(regions.register(&memory, file, stamp).unwrap());
-        let (mut stream, mut client) = pair(&regions).await;
-        stream.write_all(&memory).await.unwrap();
-        assert!(received(&mut client, memory.len())
-            .await
-            .iter()
-            .all(|&b| b == b'm'));
+        let got = sent_after(|_, _registration| None).await;
+        assert!(got.iter().all(|&b| b == b'm'));
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl<L: Listener<Addr = SocketAddr>> Service<IncomingStream<'_, L>> for App {
     }
 }
 
-/// Everything that is not a reserved path: a proxy route, else a file.
+/// A proxy route; else (`/__devserve/` itself, which no route matches) what the files say.
 async fn fallback(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if let Some(rule) = state.proxy.route(req.uri().path()) {
         return crate::proxy::forward(&state, rule, req).await;

@@ -326,22 +326,23 @@ async fn a_range_header_with_many_ranges_gets_the_whole_file() {
     assert_eq!(r.bytes().await.unwrap().len(), 100_000);
 }
 
+/// Writes a file dated a minute ago: old enough to be kept in memory at once.
+fn write_a_while_ago(path: &std::path::Path, contents: &[u8]) {
+    std::fs::write(path, contents).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+}
+
 /// Files are served from memory between changes; a save must still be seen at once, before the
 /// watcher's event arrives, even when the size stays the same.
 #[tokio::test]
 async fn a_saved_file_is_never_served_stale_from_memory() {
-    let s = TestServer::start_with(&[], |root| {
-        let path = root.join("app.css");
-        std::fs::write(&path, "v00").unwrap();
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-    })
-    .await;
+    let s = TestServer::start_with(&[], |root| write_a_while_ago(&root.join("app.css"), b"v00")).await;
     assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
     assert_eq!(s.get("/app.css").await.text().await.unwrap(), "v00");
     for i in 1..20 {
@@ -364,18 +365,8 @@ async fn a_large_kept_file_is_sent_byte_for_byte() {
             .collect()
     };
     let first = pattern(1);
-    let s = TestServer::start_with(&[], |root| {
-        let path = root.join("big.bin");
-        std::fs::write(&path, pattern(1)).unwrap();
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-    })
-    .await;
+    let s = TestServer::start_with(&[], |root| write_a_while_ago(&root.join("big.bin"), &first)).await;
+    let _tab = s.tab().await; // watching: files are kept from now on
     for _ in 0..3 {
         let body = s.get("/big.bin").await.bytes().await.unwrap();
         assert!(body[..] == first[..], "whole file");
