@@ -63,7 +63,8 @@ pub struct Cli {
     #[arg(long, env = "DEVSERVE_OPEN")]
     pub open: bool,
 
-    /// How long the files must be quiet before tabs are told, in milliseconds.
+    /// How long the files must be quiet before tabs are told, in milliseconds (half of it for a
+    /// lone file its writer has closed).
     #[arg(long, value_name = "MS", env = "DEVSERVE_DEBOUNCE")]
     pub debounce: Option<u64>,
 

@@ -14,7 +14,8 @@ use crate::proxy::ProxyRule;
 /// The port devserve tries first when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
 /// How long the files must be quiet before a batch is sent, once no file is still being written
-/// (`--debounce` overrides). Bursts and writers holding a file open get longer windows.
+/// (`--debounce` overrides). A lone file its writer has closed waits half of it; bursts and writers
+/// holding a file open get longer windows.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(2);
 /// How long a backend may take to start answering before devserve answers 504.
 pub const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -712,13 +712,7 @@ fn batch_loop(watching: &Watching, rx: &Receiver, hub: &Hub, cache: &FileCache, 
     let mut writing = Writers::default();
     loop {
         let due = (!pending.is_empty()).then(|| {
-            let quiet = if writing.burst || pending.len() >= BURST_PATHS || writing.events >= BURST_EVENTS {
-                BURST_QUIET.max(debounce)
-            } else if writing.open.is_empty() {
-                debounce
-            } else {
-                WRITER_QUIET.max(debounce)
-            };
+            let quiet = writing.quiet(pending.len(), debounce);
             let settled = (last + quiet).min(first + BATCH_CAP);
             guard.earliest().map_or(settled, |earliest| settled.max(earliest))
         });
@@ -791,11 +785,29 @@ struct Writers {
     events: usize,
     /// The current batch saw a folder arrive: it waits as a burst does.
     burst: bool,
+    /// The last event was a writer closing its file.
+    closed_last: bool,
 }
 
 impl Writers {
+    /// How long a batch of `paths` files must stay quiet before it is sent.
+    fn quiet(&self, paths: usize, debounce: Duration) -> Duration {
+        if self.burst || paths >= BURST_PATHS || self.events >= BURST_EVENTS {
+            BURST_QUIET.max(debounce)
+        } else if !self.open.is_empty() {
+            WRITER_QUIET.max(debounce)
+        } else if self.closed_last && paths == 1 {
+            // One file, and its writer has closed it: the save is complete, and the window only
+            // waits for another file of the same save. Those follow within microseconds.
+            debounce / 2
+        } else {
+            debounce
+        }
+    }
+
     fn note(&mut self, kind: EventKind, path: &Path) {
         self.events += 1;
+        self.closed_last = kind == EventKind::Access(AccessKind::Close(AccessMode::Write));
         match kind {
             // Bounded: a writer that never closes only costs the longer window.
             EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_))
@@ -973,6 +985,26 @@ fn announce(hub: &Hub, batch: Batch) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lone_closed_file_waits_half_the_window_and_nothing_else_does() {
+        let debounce = Duration::from_millis(2);
+        let (css, other) = (Path::new("/r/a.css"), Path::new("/r/b.html"));
+        let data = EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Content));
+        let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        let mut w = Writers::default();
+        w.note(data, css);
+        assert_eq!(w.quiet(1, debounce), WRITER_QUIET, "still being written");
+        w.note(closed, css);
+        assert_eq!(w.quiet(1, debounce), debounce / 2, "saved and closed");
+        assert_eq!(w.quiet(2, debounce), debounce, "a second file is in the batch");
+        w.note(EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)), css);
+        assert_eq!(w.quiet(1, debounce), debounce, "something came after the close");
+        w.note(data, other);
+        w.note(closed, other);
+        w.burst = true;
+        assert_eq!(w.quiet(1, debounce), BURST_QUIET, "a burst waits as bursts do");
+    }
+
     use super::*;
 
     #[test]
