@@ -67,9 +67,7 @@ pub struct Cached {
     pub html: bool,
     /// The page with the client injected, made for a given seq.
     pub injected: Mutex<Option<Injected>>,
-    /// The open file the bytes were read from, when they are large enough to be sent from it with
-    /// sendfile(2). Registered (and then held by `sendfile`) only when the entry is kept.
-    pub file: Option<std::fs::File>,
+    /// The bytes' region, registered with the file they were read from, while the entry is kept.
     sendfile: Option<Registration>,
 }
 
@@ -82,7 +80,6 @@ impl Cached {
         content_type: HeaderValue,
         modified: Option<SystemTime>,
         html: bool,
-        file: Option<std::fs::File>,
     ) -> Self {
         Cached {
             source,
@@ -92,7 +89,6 @@ impl Cached {
             modified,
             html,
             injected: Mutex::new(None),
-            file,
             sendfile: None,
         }
     }
@@ -150,10 +146,16 @@ impl FileCache {
     }
 
     /// Keeps a file read at `generation`, unless something changed since or the watcher would not
-    /// see it change.
-    pub fn insert(&self, url_path: &str, fs_path: &Path, generation: u64, mut entry: Cached) -> Arc<Cached> {
-        // Held open only if the entry is kept.
-        let file = entry.file.take();
+    /// see it change. `file`, the open file the bytes were read from, is held to send them with
+    /// sendfile(2) while the entry is kept, and closed otherwise.
+    pub fn insert(
+        &self,
+        url_path: &str,
+        fs_path: &Path,
+        generation: u64,
+        mut entry: Cached,
+        file: Option<std::fs::File>,
+    ) -> Arc<Cached> {
         let admitted = self.admit.get().is_some_and(|admit| admit(fs_path));
         let settled = entry
             .source
@@ -221,23 +223,23 @@ mod tests {
             HeaderValue::from_static("text/plain"),
             None,
             false,
-            None,
         )
     }
 
     #[test]
     fn nothing_is_kept_before_the_watcher_admits_it() {
         let cache = FileCache::new();
-        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"));
+        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"), None);
         assert!(cache.get("/a").is_none());
         cache.enable(|p| !p.starts_with("/r/node_modules"));
-        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"));
+        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"), None);
         assert!(cache.get("/a").is_some());
         cache.insert(
             "/m",
             Path::new("/r/node_modules/m"),
             cache.generation(),
             entry("m"),
+            None,
         );
         assert!(cache.get("/m").is_none(), "no events come from ignored folders");
     }
@@ -248,7 +250,7 @@ mod tests {
         cache.enable(|_| true);
         let before = cache.generation();
         cache.invalidate(); // a change landed while the file was being read
-        cache.insert("/a", Path::new("/r/a"), before, entry("old"));
+        cache.insert("/a", Path::new("/r/a"), before, entry("old"), None);
         assert!(cache.get("/a").is_none());
     }
 
@@ -258,7 +260,7 @@ mod tests {
         cache.enable(|_| true);
         let e = entry("a{}");
         let path = e.source.as_ref().unwrap().0.clone();
-        cache.insert("/a", Path::new("/r/a"), cache.generation(), e);
+        cache.insert("/a", Path::new("/r/a"), cache.generation(), e, None);
         assert!(cache.get("/a").is_some());
         std::fs::write(&path, "b{}").unwrap(); // same size; no event delivered yet
         assert!(cache.get("/a").is_none());
@@ -272,7 +274,7 @@ mod tests {
         let (path, _) = e.source.clone().unwrap();
         std::fs::write(&path, "y").unwrap();
         e.source = Some((path.clone(), Stamp::of(&std::fs::metadata(&path).unwrap())));
-        cache.insert("/a", Path::new("/r/a"), cache.generation(), e);
+        cache.insert("/a", Path::new("/r/a"), cache.generation(), e, None);
         assert!(cache.get("/a").is_none());
     }
 
@@ -281,9 +283,9 @@ mod tests {
         let cache = FileCache::new();
         cache.enable(|_| true);
         let big = "x".repeat(crate::sendfile::MIN_LEN);
-        let mut e = entry(&big);
-        e.file = Some(std::fs::File::open(&e.source.as_ref().unwrap().0).unwrap());
-        cache.insert("/big", Path::new("/r/big"), cache.generation(), e);
+        let e = entry(&big);
+        let file = std::fs::File::open(&e.source.as_ref().unwrap().0).unwrap();
+        cache.insert("/big", Path::new("/r/big"), cache.generation(), e, Some(file));
         assert_eq!(cache.regions().len(), usize::from(cfg!(target_os = "linux")));
         cache.invalidate();
         assert!(cache.regions().is_empty());
@@ -293,7 +295,7 @@ mod tests {
     fn invalidation_forgets_everything() {
         let cache = FileCache::new();
         cache.enable(|_| true);
-        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"));
+        cache.insert("/a", Path::new("/r/a"), cache.generation(), entry("a"), None);
         cache.invalidate();
         assert!(cache.get("/a").is_none());
         assert_eq!(cache.bytes.load(Ordering::Relaxed), 0);

@@ -303,11 +303,11 @@ async fn serve_file(page: &Page<'_>, cache_key: Option<&str>, generation: u64, f
                 content_type,
                 modified,
                 html,
-                // A page is mostly sent with the client in it, which is not the file's bytes.
-                file.filter(|_| !html),
             );
+            // A page is mostly sent with the client in it, which is not the file's bytes.
+            let file = file.filter(|_| !html);
             let entry = match cache_key {
-                Some(key) => page.state.cache.insert(key, &path, generation, entry),
+                Some(key) => page.state.cache.insert(key, &path, generation, entry, file),
                 None => Arc::new(entry),
             };
             return respond(page, &entry);
