@@ -1,5 +1,7 @@
 // devserve's live-reload client, injected into every HTML page as
-//   <script src="/__devserve/client.js" data-token="…" defer></script>
+//   <script src="/__devserve/client.js" data-token="…" data-seq="…" data-ws="/__devserve/ws" defer></script>
+// Its settings come from those data-* attributes (the socket's path too), so this file is the same
+// for every page and every run.
 // It listens on /__devserve/ws: `updated` with reload:false swaps the named stylesheets in place;
 // anything else reloads the page, keeping its scroll position. When the socket drops it probes the
 // server with backoff and reloads once when the server answers again (a restarted server has a new
@@ -15,10 +17,11 @@
   // The last batch this page already reflects; a newer one at connect time was missed in transit.
   var pageSeq = script && script.dataset && script.dataset.seq !== undefined ? Number(script.dataset.seq) : NaN;
   var base = script && script.src ? new URL(script.src) : new URL(location.href);
-  var wsUrl = new URL("/__devserve/ws", base);
+  var wsPath = script && script.dataset && script.dataset.ws ? script.dataset.ws : "/__devserve/ws";
+  var wsUrl = new URL(wsPath, base);
   wsUrl.protocol = base.protocol === "https:" ? "wss:" : "ws:";
   wsUrl.search = "?token=" + encodeURIComponent(token || "");
-  var probeUrl = new URL("/__devserve/client.js", base).href;
+  var probeUrl = base.origin + base.pathname; // this script itself: answered while devserve is up
   var SCROLL_KEY = "__devserve_scroll";
   var MIN_DELAY = 100, MAX_DELAY = 1000;
 

@@ -1,24 +1,57 @@
-//! Errors, split by phase: [`StartError`] stops the program with exit status 1 and one line that
-//! says what to do; everything that goes wrong while serving becomes a response or a log line.
+//! Errors, split by phase (as miniserve's `errors.rs` and watchexec's `CriticalError` /
+//! `RuntimeError`): [`StartError`] stops the program with exit status 1 and one line that says
+//! what to do; [`ServeError`] is what goes wrong with one request, and becomes a response
+//! (rendered in one place, `web::pages`).
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use axum::http::StatusCode;
 use thiserror::Error;
+
+/// Where a setting's value came from, as a person would look for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// devserve's own default.
+    Default,
+    /// A command-line flag, e.g. `--proxy`.
+    Flag(String),
+    /// An environment variable, e.g. `DEVSERVE_PROXY`.
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("the default"),
+            Origin::Flag(flag) => f.write_str(flag),
+            Origin::Env(var) => f.write_str(var),
+        }
+    }
+}
 
 /// A problem found before serving starts.
 #[derive(Debug, Error)]
 pub enum StartError {
+    /// The command line could not be parsed, or asked for `--help` / `--version`: clap's own
+    /// message, for the caller to print as it is.
+    #[error("{0}")]
+    Usage(Box<clap::Error>),
+
     #[error("folder `{root}` does not exist: create it, or name the folder to serve (devserve ./public)")]
     RootMissing { root: String },
 
     #[error("`{root}` is a file, not a folder: name the folder that contains it (devserve ./public)")]
     RootNotDir { root: String },
 
-    #[error("--watch `{path}` does not exist: check the path")]
-    WatchMissing { path: String },
-
-    #[error("--host `{host}` is neither an address nor a name that resolves: try --host 127.0.0.1 or --host 0.0.0.0")]
-    BadHost { host: String },
+    /// A value that does not parse or does not make sense; `origin` says where it was written.
+    #[error("{origin} `{value}`: {why}")]
+    Invalid {
+        origin: Origin,
+        value: String,
+        why: String,
+    },
 
     #[error("port {port} is already in use: stop what uses it, or pick another with --port (--port 0 picks any free port)")]
     PortBusy { port: u16 },
@@ -29,10 +62,50 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
 
-    #[error("--proxy `{rule}`: {why}")]
-    BadProxy { rule: String, why: String },
+/// What goes wrong with one request. Each becomes a status and a page or a line of text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub(crate) enum ServeError {
+    /// Nothing at this path (or a path that may not be served: it says the same).
+    #[error("nothing is served at {path}")]
+    NotFound { path: String },
+    /// A path under `/__devserve/` that is no endpoint.
+    #[error("no such devserve endpoint")]
+    NoEndpoint,
+    #[error("devserve serves files with GET and HEAD")]
+    MethodNotAllowed,
+    /// A `Host` that does not name this machine (DNS rebinding).
+    #[error("devserve does not answer requests for the host `{host}`")]
+    ForeignHost { host: String },
+    /// The reload socket asked for by another site's page.
+    #[error("the reload socket only serves this server's own pages")]
+    ForeignOrigin,
+    #[error("missing or stale token; reload the page")]
+    StaleToken,
+    #[error("this connection cannot be upgraded")]
+    NotUpgradable,
+    #[error("the backend at {authority} could not be reached ({why})")]
+    BadGateway { authority: String, why: String },
+    #[error("the backend at {authority} did not answer within {} s", after.as_secs_f32())]
+    GatewayTimeout { authority: String, after: Duration },
+    /// A `Range` that starts past the end of a file of `len` bytes.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { len: u64 },
+}
 
-    #[error("--ignore `{glob}`: {why}")]
-    BadIgnore { glob: String, why: String },
+impl ServeError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ServeError::NotFound { .. } | ServeError::NoEndpoint => StatusCode::NOT_FOUND,
+            ServeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ServeError::ForeignHost { .. } | ServeError::ForeignOrigin | ServeError::StaleToken => {
+                StatusCode::FORBIDDEN
+            }
+            ServeError::NotUpgradable => StatusCode::BAD_REQUEST,
+            ServeError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ServeError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ServeError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+        }
+    }
 }

@@ -4,13 +4,13 @@
 //! 127.0.0.1 still sends `Host: evil.example`, and is refused. The reload socket also wants the
 //! page's own Origin and the random token carried by the injected tag.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+
+use crate::error::ServeError;
 
 /// True when `host` (a Host header value, with or without a port) names this machine: `localhost`,
 /// `*.localhost`, an IP literal, or one of `extra` (lowercase names from `--host`/`--allow-host`).
-pub fn host_allowed(host: &str, extra: &[String]) -> bool {
+pub(crate) fn host_allowed(host: &str, extra: &[String]) -> bool {
     let name = strip_port(host).to_ascii_lowercase();
     let name = name.trim_end_matches('.');
     if name == "localhost" || name.ends_with(".localhost") {
@@ -42,7 +42,7 @@ fn strip_port(host: &str) -> &str {
 /// True when a WebSocket's `Origin` may open the reload socket: none at all (a command-line
 /// client), or exactly the page's own origin: `http://` or `https://` (behind a TLS tunnel) and
 /// the request's Host.
-pub fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
+pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
     match (origin, host) {
         (None, _) => true,
         (Some(origin), Some(host)) => {
@@ -59,7 +59,7 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>) -> bool {
 }
 
 /// Compares a presented token with the real one without stopping at the first difference.
-pub fn token_matches(presented: &str, real: &str) -> bool {
+pub(crate) fn token_matches(presented: &str, real: &str) -> bool {
     presented.len() == real.len()
         && presented
             .bytes()
@@ -69,7 +69,7 @@ pub fn token_matches(presented: &str, real: &str) -> bool {
 }
 
 /// A fresh random token: 128 bits as 32 hex digits.
-pub fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: fall back on what differs between runs and machines.
@@ -84,41 +84,30 @@ pub fn random_token() -> String {
 }
 
 /// The Host header of a request, if it is readable.
-pub fn request_host(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|v| v.to_str().ok())
 }
 
-/// The 403 for a request whose Host names something other than this machine, or `None` when the
-/// request may go on. Checked before anything else, for every request.
-pub fn refuse_foreign_host(headers: &HeaderMap, allowed_hosts: &[String]) -> Option<Response> {
+/// The refusal for a request whose Host names something other than this machine, or `None` when
+/// the request may go on. Checked before anything else, for every request.
+pub(crate) fn refuse_foreign_host(headers: &HeaderMap, allowed_hosts: &[String]) -> Option<ServeError> {
     let present = headers.contains_key(header::HOST);
+    let refused = |host: &str| ServeError::ForeignHost {
+        host: host.to_string(),
+    };
     match request_host(headers) {
         // HTTP/1.0 clients may send no Host; a browser always does, so rebinding needs one.
         None if !present => None,
-        None => Some(forbidden_host("(unreadable)")),
+        None => Some(refused("(unreadable)")),
         Some(host) if host_allowed(host, allowed_hosts) => None,
         Some(host) => {
             tracing::warn!(
                 host,
                 "refused a request for a foreign Host (add --allow-host to accept it)"
             );
-            Some(forbidden_host(host))
+            Some(refused(host))
         }
     }
-}
-
-fn forbidden_host(host: &str) -> Response {
-    let shown: String = host.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
-    let body = format!(
-        "403 Forbidden: devserve does not answer requests for the host `{shown}`.\n\
-         Open it through localhost or an IP address, or restart devserve with --allow-host {shown}\n"
-    );
-    (
-        StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from(body),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

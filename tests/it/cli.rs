@@ -49,9 +49,43 @@ fn malformed_proxy_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--proxy `api=localhost`") && err.contains("e.g. --proxy /api=http://"),
+        err.contains("--proxy `api=localhost`") && err.contains("e.g. /api=http://"),
         "{err}"
     );
+}
+
+/// A bad value names where it was written: the variable the person set, not a flag they never
+/// typed.
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = devserve()
+        .arg(dir.path())
+        .env("DEVSERVE_PROXY", "api")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("DEVSERVE_PROXY `api`: expected PREFIX=URL"), "{err}");
+    assert!(!err.contains("--proxy"), "{err}");
+}
+
+/// Ignore globs are checked before the port is bound: a bad one is an error even when the port
+/// is busy too, and it is the one reported.
+#[test]
+fn a_bad_ignore_glob_is_reported_before_the_port_is_bound() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = devserve()
+        .arg(dir.path())
+        .args(["--port", &port, "--ignore", "src/{a,b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--ignore `src/{a,b`"), "{err}");
 }
 
 #[test]

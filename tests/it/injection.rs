@@ -24,8 +24,9 @@ async fn page_gets_one_tag_before_head_close_and_a_fixed_length() {
     assert_eq!(body.len(), len);
     assert_eq!(body.matches(TAG_START).count(), 1);
     let token = token_in(&body).unwrap();
-    let tag =
-        format!(r#"<script src="/__devserve/client.js" data-token="{token}" data-seq="0" defer></script>"#);
+    let tag = format!(
+        r#"<script src="/__devserve/client.js" data-token="{token}" data-seq="0" data-ws="/__devserve/ws" defer></script>"#
+    );
     assert_eq!(body, page.replace("</head>", &format!("{tag}</head>")));
 }
 

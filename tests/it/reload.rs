@@ -1,6 +1,6 @@
 //! The reload protocol over a real WebSocket: connected, updated, seq, reload, shutdown.
 
-use devserve::reload::ServerMessage;
+use devserve::ServerMessage;
 
 use crate::support::TestServer;
 

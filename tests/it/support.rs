@@ -7,10 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
-use devserve::cli::Cli;
-use devserve::reload::ServerMessage;
-use devserve::Config;
+use devserve::{Config, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -96,7 +93,7 @@ impl TestServer {
         prepare(&root);
         let mut argv = vec!["devserve".to_string(), root.display().to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
-        let config = Config::from_cli(Cli::parse_from(argv)).unwrap();
+        let config = Config::from_args(argv).unwrap();
         Self::run(config, dir, root).await
     }
 

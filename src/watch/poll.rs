@@ -49,7 +49,7 @@ impl Stamp {
 type Snapshot = HashMap<OsString, Stamp>;
 
 /// Polls the watched folders every `interval` on a thread of its own, until dropped.
-pub struct Poller {
+pub(super) struct Poller {
     dirs: Arc<Mutex<HashMap<PathBuf, Snapshot>>>,
     /// Dropping this ends the polling thread.
     _stop: mpsc::Sender<()>,
@@ -57,7 +57,7 @@ pub struct Poller {
 
 impl Poller {
     /// Starts polling; `sink` gets each change as (kind, path).
-    pub fn new(
+    pub(super) fn new(
         interval: Duration,
         sink: impl Fn(EventKind, PathBuf) + Send + 'static,
     ) -> std::io::Result<Self> {
@@ -82,7 +82,7 @@ impl Poller {
     }
 
     /// Starts polling one folder's entries (not its subfolders').
-    pub fn watch(&self, dir: &Path) -> std::io::Result<()> {
+    pub(super) fn watch(&self, dir: &Path) -> std::io::Result<()> {
         let snapshot = scan(dir)?;
         if let Ok(mut dirs) = self.dirs.lock() {
             dirs.insert(dir.to_path_buf(), snapshot);
@@ -90,7 +90,7 @@ impl Poller {
         Ok(())
     }
 
-    pub fn unwatch(&self, dir: &Path) {
+    pub(super) fn unwatch(&self, dir: &Path) {
         if let Ok(mut dirs) = self.dirs.lock() {
             dirs.remove(dir);
         }

@@ -1,7 +1,9 @@
 //! The command line: only the clap struct, one doc comment per flag (that is `--help`).
 //!
-//! No I/O happens here; [`crate::config::Config::from_cli`] turns these raw values into a
-//! resolved configuration and reports what is wrong with them.
+//! No I/O happens here, and no value has a default that hides whether it was given: every
+//! setting is an `Option`, a `Vec` or a flag, and [`crate::config::Config::from_args`] supplies
+//! the defaults, resolves the values and reports what is wrong with them, naming where each came
+//! from.
 
 use std::path::PathBuf;
 
@@ -11,19 +13,19 @@ use clap::{ArgAction, Parser};
 /// page, and reloads the open tabs when a file changes (stylesheets are swapped in place).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "devserve", version, about, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Folder to serve.
     #[arg(default_value = ".", env = "DEVSERVE_ROOT", value_name = "ROOT")]
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
 
     /// Port to listen on [default: 8080, or the next free port when 8080 is busy].
     /// A port given here that is busy is an error; 0 picks any free port.
     #[arg(short, long, env = "DEVSERVE_PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
-    /// Address to listen on. 0.0.0.0 or :: expose the folder to your network.
-    #[arg(long, default_value = "127.0.0.1", env = "DEVSERVE_HOST", value_name = "ADDR")]
-    pub host: String,
+    /// Address to listen on [default: 127.0.0.1]. 0.0.0.0 or :: expose the folder to your network.
+    #[arg(long, env = "DEVSERVE_HOST", value_name = "ADDR")]
+    pub(crate) host: Option<String>,
 
     /// Forward requests under PREFIX (HTTP and WebSocket) to URL, e.g. /api=http://localhost:3000.
     /// Repeatable.
@@ -33,45 +35,45 @@ pub struct Cli {
         env = "DEVSERVE_PROXY",
         value_delimiter = ','
     )]
-    pub proxy: Vec<String>,
+    pub(crate) proxy: Vec<String>,
 
     /// Shorthand for --proxy /ws=http://HOST:PORT.
     #[arg(long = "proxy-ws", value_name = "HOST:PORT", env = "DEVSERVE_PROXY_WS")]
-    pub proxy_ws: Option<String>,
+    pub(crate) proxy_ws: Option<String>,
 
     /// Seconds a backend may take to start answering before devserve answers 504 [default: 60].
     #[arg(long = "proxy-timeout", value_name = "SECS", env = "DEVSERVE_PROXY_TIMEOUT")]
-    pub proxy_timeout: Option<f64>,
+    pub(crate) proxy_timeout: Option<f64>,
 
     /// Extra path to watch; a change there reloads every tab. Repeatable.
     #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH")]
-    pub watch: Vec<PathBuf>,
+    pub(crate) watch: Vec<PathBuf>,
 
     /// Paths not to watch, in gitignore syntax (e.g. 'dist/' or '*.log'). Repeatable.
     #[arg(long, value_name = "GLOB", env = "DEVSERVE_IGNORE")]
-    pub ignore: Vec<String>,
+    pub(crate) ignore: Vec<String>,
 
     /// Serve only: no client injection, no watching.
     #[arg(long, env = "DEVSERVE_NO_RELOAD")]
-    pub no_reload: bool,
+    pub(crate) no_reload: bool,
 
     /// Single-page app: unknown paths that a browser navigates to get /index.html.
     #[arg(long, env = "DEVSERVE_SPA")]
-    pub spa: bool,
+    pub(crate) spa: bool,
 
     /// Open the default browser at the served URL.
     #[arg(long, env = "DEVSERVE_OPEN")]
-    pub open: bool,
+    pub(crate) open: bool,
 
     /// How long the files must be quiet before tabs are told, in milliseconds (half of it for a
     /// lone file its writer has closed).
     #[arg(long, value_name = "MS", env = "DEVSERVE_DEBOUNCE")]
-    pub debounce: Option<u64>,
+    pub(crate) debounce: Option<u64>,
 
     /// Poll for changes instead of using OS events (network drives, WSL's /mnt, Docker bind
     /// mounts). Optional interval in milliseconds [default: 300].
     #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "300", env = "DEVSERVE_POLL")]
-    pub poll: Option<u64>,
+    pub(crate) poll: Option<u64>,
 
     /// Also accept requests whose Host header is NAME (for a LAN name or a tunnel). Repeatable.
     #[arg(
@@ -80,13 +82,13 @@ pub struct Cli {
         env = "DEVSERVE_ALLOW_HOST",
         value_delimiter = ','
     )]
-    pub allow_host: Vec<String>,
+    pub(crate) allow_host: Vec<String>,
 
     /// Print only warnings and errors.
     #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Print more (-v: every request's outcome and watcher detail, -vv: everything).
     #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 }

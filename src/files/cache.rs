@@ -23,7 +23,8 @@ use std::time::{Duration, SystemTime};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 
-use crate::sendfile::{Regions, Registration};
+use super::sendfile::{Regions, Registration};
+use super::stamp::Stamp;
 
 /// A file younger than this is not admitted: a second write within the same timestamp tick could
 /// leave its stat unchanged.
@@ -33,47 +34,24 @@ const BUDGET: usize = 48 * 1024 * 1024;
 /// At most this many entries.
 const MAX_ENTRIES: usize = 4096;
 
-/// What a file's `stat` says of its version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp {
-    modified: Option<SystemTime>,
-    changed: i64,
-    changed_ns: i64,
-    len: u64,
-    inode: u64,
-}
-
-impl Stamp {
-    pub fn of(meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            modified: meta.modified().ok(),
-            changed: meta.ctime(),
-            changed_ns: meta.ctime_nsec(),
-            len: meta.len(),
-            inode: meta.ino(),
-        }
-    }
-}
-
 /// A file as read, with what its responses need.
-pub struct Cached {
+pub(crate) struct Cached {
     /// Where it was read from, and what its stat said then: `None` for a response never cached.
-    pub source: Option<(PathBuf, Stamp)>,
-    pub bytes: Bytes,
-    pub etag: String,
-    pub content_type: HeaderValue,
-    pub modified: Option<SystemTime>,
-    pub html: bool,
+    pub(crate) source: Option<(PathBuf, Stamp)>,
+    pub(crate) bytes: Bytes,
+    pub(crate) etag: String,
+    pub(crate) content_type: HeaderValue,
+    pub(crate) modified: Option<SystemTime>,
+    pub(crate) html: bool,
     /// The page with the client injected, made for a given seq.
-    pub injected: Mutex<Option<Injected>>,
+    pub(crate) injected: Mutex<Option<Injected>>,
     /// The bytes' region, registered with the file they were read from, while the entry is kept.
     sendfile: Option<Registration>,
 }
 
 impl Cached {
     /// An entry not registered for sendfile yet.
-    pub fn new(
+    pub(crate) fn new(
         source: Option<(PathBuf, Stamp)>,
         bytes: Bytes,
         etag: String,
@@ -95,17 +73,17 @@ impl Cached {
 }
 
 /// An injected page and the seq its tag carries.
-pub struct Injected {
-    pub seq: u64,
-    pub bytes: Bytes,
-    pub etag: String,
+pub(crate) struct Injected {
+    pub(crate) seq: u64,
+    pub(crate) bytes: Bytes,
+    pub(crate) etag: String,
 }
 
 type Admit = Box<dyn Fn(&Path) -> bool + Send + Sync>;
 
 /// The cache. Empty and admitting nothing until the watcher is running.
 #[derive(Default)]
-pub struct FileCache {
+pub(crate) struct FileCache {
     map: RwLock<HashMap<String, Arc<Cached>>>,
     /// Bumped by every invalidation.
     generation: AtomicU64,
@@ -117,27 +95,27 @@ pub struct FileCache {
 }
 
 impl FileCache {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// The regions kept files are registered in, for the connections to look them up.
-    pub fn regions(&self) -> Arc<Regions> {
+    pub(crate) fn regions(&self) -> Arc<Regions> {
         self.regions.clone()
     }
 
     /// Called by the watcher once it is watching: `admit` tells which files it would see change.
-    pub fn enable(&self, admit: impl Fn(&Path) -> bool + Send + Sync + 'static) {
+    pub(crate) fn enable(&self, admit: impl Fn(&Path) -> bool + Send + Sync + 'static) {
         let _ = self.admit.set(Box::new(admit));
     }
 
     /// The generation to hand back to [`insert`](Self::insert) after reading a file.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
     /// The entry for `url_path`, if the file is still the one that was read.
-    pub fn get(&self, url_path: &str) -> Option<Arc<Cached>> {
+    pub(crate) fn get(&self, url_path: &str) -> Option<Arc<Cached>> {
         let entry = self.map.read().ok()?.get(url_path).cloned()?;
         let (path, stamp) = entry.source.as_ref()?;
         // One stat of a file the kernel has cached: cheaper than handing it to a blocking thread.
@@ -148,7 +126,7 @@ impl FileCache {
     /// Keeps a file read at `generation`, unless something changed since or the watcher would not
     /// see it change. `file`, the open file the bytes were read from, is held to send them with
     /// sendfile(2) while the entry is kept, and closed otherwise.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         url_path: &str,
         fs_path: &Path,
@@ -160,7 +138,7 @@ impl FileCache {
         let settled = entry
             .source
             .as_ref()
-            .and_then(|(_, stamp)| stamp.modified)
+            .and_then(|(_, stamp)| stamp.modified())
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age >= SETTLED);
         if !admitted || !settled || entry.bytes.len() > BUDGET / 8 {
@@ -188,7 +166,7 @@ impl FileCache {
     }
 
     /// Forgets everything: something under ROOT changed.
-    pub fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut map) = self.map.write() {
             if !map.is_empty() {
@@ -282,7 +260,7 @@ mod tests {
     fn a_large_kept_file_is_registered_for_sendfile_until_it_is_forgotten() {
         let cache = FileCache::new();
         cache.enable(|_| true);
-        let big = "x".repeat(crate::sendfile::MIN_LEN);
+        let big = "x".repeat(super::super::sendfile::MIN_LEN);
         let e = entry(&big);
         let file = std::fs::File::open(&e.source.as_ref().unwrap().0).unwrap();
         cache.insert("/big", Path::new("/r/big"), cache.generation(), e, Some(file));

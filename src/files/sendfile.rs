@@ -32,17 +32,17 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::cache::Stamp;
+use super::stamp::Stamp;
 
 /// Slices shorter than this are written as they are: below it, copying costs less than the extra
 /// system call.
-pub const MIN_LEN: usize = 64 * 1024;
+pub(crate) const MIN_LEN: usize = 64 * 1024;
 /// At most this many files are held open for sending.
 const MAX_FILES: usize = 64;
 
 /// The registered byte ranges, by start address.
 #[derive(Default)]
-pub struct Regions {
+pub(crate) struct Regions {
     map: RwLock<BTreeMap<usize, Region>>,
     /// How many regions are registered: none means no lookup at all.
     count: AtomicUsize,
@@ -56,7 +56,7 @@ struct Region {
 
 /// A region while it is registered: dropping it unregisters the region and, once no send is
 /// using it, closes the file.
-pub struct Registration {
+pub(crate) struct Registration {
     regions: Arc<Regions>,
     start: usize,
     /// The registered bytes themselves, so that their memory cannot be freed, and its address
@@ -81,13 +81,19 @@ impl Source {
 }
 
 impl Regions {
-    pub fn new() -> Arc<Self> {
+    #[cfg(test)]
+    pub(crate) fn new() -> Arc<Self> {
         Arc::default()
     }
 
     /// Registers `bytes` as the content of `file`, as `stamp` describes it. `None` when it is too
     /// small to be worth it or too many files are held open already.
-    pub fn register(self: &Arc<Self>, bytes: &Bytes, file: File, stamp: Stamp) -> Option<Registration> {
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        bytes: &Bytes,
+        file: File,
+        stamp: Stamp,
+    ) -> Option<Registration> {
         if bytes.len() < MIN_LEN || !cfg!(target_os = "linux") {
             return None;
         }
@@ -111,11 +117,13 @@ impl Regions {
     }
 
     /// How many regions are registered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.count.load(Ordering::Acquire)
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -145,13 +153,13 @@ impl Drop for Registration {
 }
 
 /// The listener devserve serves on: a TCP listener whose connections are [`Stream`]s.
-pub struct Listener {
+pub(crate) struct Listener {
     inner: TcpListener,
     regions: Arc<Regions>,
 }
 
 impl Listener {
-    pub fn new(inner: TcpListener, regions: Arc<Regions>) -> Self {
+    pub(crate) fn new(inner: TcpListener, regions: Arc<Regions>) -> Self {
         Listener { inner, regions }
     }
 }
@@ -176,13 +184,13 @@ impl axum::serve::Listener for Listener {
 }
 
 /// A connection: a TCP stream that sends registered file content with sendfile(2).
-pub struct Stream {
+pub(crate) struct Stream {
     io: TcpStream,
     regions: Arc<Regions>,
 }
 
 impl Stream {
-    pub fn tcp(&self) -> &TcpStream {
+    pub(crate) fn tcp(&self) -> &TcpStream {
         &self.io
     }
 

@@ -1,18 +1,53 @@
 //! Adding the client's `<script>` tag to an HTML page, byte-exact.
 //!
 //! [`inject`] works on bytes, not strings, so a page in any encoding (Latin-1, Shift-JIS, UTF-16
-//! aside) comes out unchanged but for the one tag. [`wants_injection`] decides from the request
-//! whether the response will be rendered as a page at all.
+//! aside) comes out unchanged but for the one tag. [`ClientTag`] makes the tag for this run;
+//! [`body`] reads, decodes and injects a whole response from a backend.
+
+pub(crate) mod body;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::http::{header, HeaderMap};
 
-use crate::server::CLIENT_JS_PATH;
+use crate::reload::protocol::{CLIENT_JS_PATH, WS_PATH};
+
+/// What the injected tag carries in this run: the reload socket's token, and the counter of
+/// batches sent so far (the hub's), read for each page as `data-seq`.
+#[derive(Clone)]
+pub(crate) struct ClientTag {
+    token: Arc<str>,
+    seq: Arc<AtomicU64>,
+}
+
+impl ClientTag {
+    pub(crate) fn new(token: Arc<str>, seq: Arc<AtomicU64>) -> Self {
+        ClientTag { token, seq }
+    }
+
+    /// The last batch sent: what a page read now reflects.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The tag for a page that reflects batch `seq`.
+    pub(crate) fn tag(&self, seq: u64, nonce: Option<&str>) -> Vec<u8> {
+        script_tag(&self.token, seq, nonce)
+    }
+}
 
 /// The tag added to every page: an external script, so `script-src 'self'` pages still reload.
 /// `seq` is the last batch the page already reflects: a client that connects later and hears of a
 /// newer one knows it missed a change while loading.
-pub fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> {
-    let mut tag = format!(r#"<script src="{CLIENT_JS_PATH}" data-token="{token}" data-seq="{seq}""#);
+pub(crate) fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> {
+    let mut tag = format!(
+        r#"<script src="{CLIENT_JS_PATH}" data-token="{token}" data-seq="{seq}" data-ws="{WS_PATH}""#
+    );
     if let Some(nonce) = nonce {
         // A nonce is base64 by the CSP grammar; anything else is dropped rather than escaped.
         if nonce
@@ -28,7 +63,7 @@ pub fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> {
 
 /// Returns `html` with `tag` inserted before the last `</head>`, else before the last `</body>`,
 /// else at the end. A page that already carries the client is returned unchanged.
-pub fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
+pub(crate) fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
     if already_injected(html) {
         return html.to_vec();
     }
@@ -43,22 +78,13 @@ pub fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
 }
 
 /// True when the page already loads the client (a page served by another devserve, say).
-pub fn already_injected(html: &[u8]) -> bool {
+pub(crate) fn already_injected(html: &[u8]) -> bool {
     let needle = format!(r#"src="{CLIENT_JS_PATH}""#);
     find(html, needle.as_bytes()).is_some()
 }
 
-/// True when the request is a navigation (or old enough not to say): a page fetched by script,
-/// an image or a worker (`Sec-Fetch-Dest` present and not a document) gets the file untouched.
-pub fn wants_injection(headers: &HeaderMap) -> bool {
-    match headers.get("sec-fetch-dest").map(|v| v.as_bytes()) {
-        None => true,
-        Some(dest) => matches!(dest, b"document" | b"iframe" | b"frame" | b"embed" | b"object"),
-    }
-}
-
 /// True when a response's `Content-Type` is HTML (`text/html`, with or without parameters).
-pub fn is_html(headers: &HeaderMap) -> bool {
+pub(crate) fn is_html(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,18 +163,6 @@ mod tests {
         assert!(tag.contains(r#"nonce="abc123==""#));
         let tag = String::from_utf8(script_tag("tok", 0, Some("\"><img"))).unwrap();
         assert!(!tag.contains("nonce"));
-    }
-
-    #[test]
-    fn fetches_are_left_alone() {
-        let mut h = HeaderMap::new();
-        assert!(wants_injection(&h));
-        h.insert("sec-fetch-dest", "document".parse().unwrap());
-        assert!(wants_injection(&h));
-        h.insert("sec-fetch-dest", "empty".parse().unwrap());
-        assert!(!wants_injection(&h));
-        h.insert("sec-fetch-dest", "script".parse().unwrap());
-        assert!(!wants_injection(&h));
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! HTTP forwarding: the request rewritten for the backend, sent through the pooled client with a
+//! timeout, and the answer passed back streamed — or read whole and injected when it is a page.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+
+use super::headers::{is_upgrade, set_forwarded, strip_hop_by_hop};
+use super::rule::ProxyRule;
+use super::{bad_gateway, gateway_timeout, root_cause, Proxy};
+use crate::inject::body::inject_response;
+use crate::inject::is_html;
+use crate::web::request::wants_injection;
+use crate::web::Page;
+
+/// Forwards one request under `rule` and returns the backend's answer (or a 502/504 page).
+pub(super) async fn forward(
+    proxy: &Proxy,
+    rule: &ProxyRule,
+    req: Request,
+    peer: Option<SocketAddr>,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let page_headers = parts.headers.clone();
+    let page = Page::new(
+        &page_headers,
+        parts.method == Method::HEAD,
+        proxy.client_tag.as_ref(),
+    );
+    let upgrade = is_upgrade(&parts.headers);
+    let injecting = proxy.client_tag.is_some()
+        && !upgrade
+        && parts.method == Method::GET
+        && wants_injection(&parts.headers);
+    let authority = rule.target.authority();
+    let path = rule.upstream_path(parts.uri.path(), parts.uri.query());
+
+    let headers = &mut parts.headers;
+    let original_host = headers.get(header::HOST).cloned();
+    strip_hop_by_hop(headers);
+    // Framing is hyper's to set from the body, so a request can never carry both.
+    headers.remove(header::CONTENT_LENGTH);
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(up) = page_headers.get(header::UPGRADE) {
+            headers.insert(header::UPGRADE, up.clone());
+        }
+    }
+    if let Ok(host) = HeaderValue::from_str(&authority) {
+        headers.insert(header::HOST, host);
+    }
+    set_forwarded(headers, peer.map(|p| p.ip()), original_host);
+    if injecting {
+        // The page is read whole and injected: ask for it plain and whole, never a 304 for a
+        // copy that carries another run's token.
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        headers.remove(header::IF_NONE_MATCH);
+        headers.remove(header::IF_MODIFIED_SINCE);
+        headers.remove(header::RANGE);
+    }
+
+    if upgrade {
+        let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        let Ok(uri) = path.parse::<Uri>() else {
+            return bad_gateway(&page, &authority, "bad path");
+        };
+        parts.uri = uri;
+        return super::tunnel::tunnel(
+            proxy,
+            &page,
+            &authority,
+            Request::from_parts(parts, body),
+            on_client,
+        )
+        .await;
+    }
+
+    let Ok(uri) = format!("http://{authority}{path}").parse::<Uri>() else {
+        return bad_gateway(&page, &authority, "bad path");
+    };
+    parts.uri = uri;
+    parts.extensions = Default::default();
+    let upstream = Request::from_parts(parts, body);
+    let resp = match tokio::time::timeout(proxy.timeout, proxy.client.request(upstream)).await {
+        Err(_) => return gateway_timeout(&page, &authority, proxy.timeout),
+        Ok(Err(e)) => {
+            let why = if e.is_connect() {
+                "connection refused".to_string()
+            } else {
+                root_cause(&e)
+            };
+            return bad_gateway(&page, &authority, &why);
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        // Sent with both, the length is the one to distrust (RFC 9112 §6.3); hyper re-frames.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    strip_hop_by_hop(&mut parts.headers);
+    let status = parts.status;
+    if injecting
+        && is_html(&parts.headers)
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+    {
+        return match inject_response(parts, body, |nonce| page.tag(nonce)).await {
+            Ok(response) => response,
+            Err(_) => bad_gateway(
+                &page,
+                &authority,
+                "the backend broke off in the middle of the page",
+            ),
+        };
+    }
+    Response::from_parts(parts, Body::new(body))
+}

@@ -1,0 +1,126 @@
+//! Forwarding to a backend: the `--proxy PREFIX=URL` rules ([`rule`]), HTTP forwarding with
+//! streamed bodies ([`forward`]), and WebSocket tunnels spliced byte for byte ([`tunnel`]).
+//!
+//! [`Proxy`] owns what it needs — its rules, its pooled client, the client tag for the HTML it
+//! injects, and the server's shutdown for its tunnels — and nothing of files or reload.
+
+mod forward;
+mod headers;
+mod resolve;
+pub(crate) mod rule;
+mod tunnel;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use hyper_util::client::legacy::connect::dns::GaiResolver;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::ServeError;
+use crate::inject::ClientTag;
+use crate::reload::protocol::RESERVED_PREFIX;
+use crate::web::pages::render;
+use crate::web::Page;
+use resolve::LoopbackResolver;
+use rule::ProxyRule;
+
+/// How long to wait for a backend to accept a connection (a refused one fails at once).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The proxy rules and the client that forwards to them.
+pub(crate) struct Proxy {
+    /// Longest prefix first, so the most specific rule wins.
+    rules: Vec<Arc<ProxyRule>>,
+    connector: HttpConnector<LoopbackResolver>,
+    client: Client<HttpConnector<LoopbackResolver>, Body>,
+    /// How long a backend may take to start answering.
+    timeout: Duration,
+    /// The tag injected into the backend's HTML pages; `None` with `--no-reload`.
+    client_tag: Option<ClientTag>,
+    /// Tunnels end with the server.
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Proxy {
+    pub(crate) fn new(
+        rules: Vec<ProxyRule>,
+        timeout: Duration,
+        client_tag: Option<ClientTag>,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Self {
+        let mut rules: Vec<Arc<ProxyRule>> = rules.into_iter().map(Arc::new).collect();
+        rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let mut connector = HttpConnector::new_with_resolver(LoopbackResolver::new(GaiResolver::new()));
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector.clone());
+        Proxy {
+            rules,
+            connector,
+            client,
+            timeout,
+            client_tag,
+            shutdown,
+            tracker,
+        }
+    }
+
+    /// The rule a request path falls under, if any; devserve's own paths never do.
+    pub(crate) fn route(&self, path: &str) -> Option<&Arc<ProxyRule>> {
+        if path.starts_with(RESERVED_PREFIX) {
+            return None;
+        }
+        self.rules.iter().find(|r| r.matches(path))
+    }
+
+    /// Forwards one request under `rule` (HTTP or a WebSocket upgrade) and returns the backend's
+    /// answer, or devserve's 502/504 page. `peer` is the client, for `X-Forwarded-For`.
+    pub(crate) async fn forward(&self, rule: &ProxyRule, req: Request, peer: Option<SocketAddr>) -> Response {
+        forward::forward(self, rule, req, peer).await
+    }
+}
+
+/// The 502 page (or line) for a backend that cannot be reached, logged.
+fn bad_gateway(page: &Page<'_>, authority: &str, why: &str) -> Response {
+    tracing::warn!("proxy: cannot reach the backend at {authority} ({why})");
+    let error = ServeError::BadGateway {
+        authority: authority.to_string(),
+        why: why.to_string(),
+    };
+    render(&error, page)
+}
+
+/// The 504 page (or line) for a backend that accepted but never answered, logged.
+fn gateway_timeout(page: &Page<'_>, authority: &str, after: Duration) -> Response {
+    tracing::warn!(
+        "proxy: the backend at {authority} did not answer within {} s",
+        after.as_secs_f32()
+    );
+    let error = ServeError::GatewayTimeout {
+        authority: authority.to_string(),
+        after,
+    };
+    render(&error, page)
+}
+
+/// The innermost cause of an error, which is the one that says what happened.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

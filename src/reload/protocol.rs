@@ -1,0 +1,128 @@
+//! The reload protocol (DESIGN §2, §5): devserve's reserved paths and the messages a tab is sent.
+//!
+//! This is the contract with the browser client and with tests outside the crate. Messages are a
+//! typed enum; a [`Frame`] is one message serialised once, so every socket sends the same bytes
+//! and a socket that must change a message (after falling behind) still has it typed.
+
+use axum::extract::ws::Utf8Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Everything devserve answers itself lives under this prefix.
+pub(crate) const RESERVED_PREFIX: &str = "/__devserve/";
+/// The injected client.
+pub(crate) const CLIENT_JS_PATH: &str = "/__devserve/client.js";
+/// The reload WebSocket.
+pub(crate) const WS_PATH: &str = "/__devserve/ws";
+
+/// The protocol version sent in `connected`.
+pub const PROTOCOL: u32 = 1;
+
+/// What the server says to a tab. Serialised as `{"type":"connected",…}` / `{"type":"updated",…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage {
+    /// The first frame on every connection; sent once the watcher is ready. `seq` (an extension)
+    /// is the last batch sent so far, to compare with the `data-seq` of the page's tag.
+    Connected {
+        protocol: u32,
+        server: String,
+        #[serde(default)]
+        seq: u64,
+    },
+    /// One batch of changes.
+    Updated {
+        seq: u64,
+        /// URL paths of the changed files inside ROOT, percent-encoded, starting with `/`.
+        paths: Vec<String>,
+        /// False only when every change is a modified stylesheet.
+        reload: bool,
+    },
+}
+
+impl ServerMessage {
+    pub(crate) fn connected(seq: u64) -> Self {
+        ServerMessage::Connected {
+            seq,
+            protocol: PROTOCOL,
+            server: format!("devserve {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// The same message, but one that reloads the page: what a tab that missed batches is sent.
+    pub(crate) fn forcing_reload(&self) -> Option<Self> {
+        match self {
+            ServerMessage::Updated {
+                seq,
+                paths,
+                reload: false,
+            } => Some(ServerMessage::Updated {
+                seq: *seq,
+                paths: paths.clone(),
+                reload: true,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A message and its JSON text, made once and shared by every socket.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    pub(crate) message: std::sync::Arc<ServerMessage>,
+    pub(crate) text: Utf8Bytes,
+}
+
+impl Frame {
+    pub(crate) fn new(message: ServerMessage) -> Option<Self> {
+        let text = serde_json::to_string(&message).ok()?;
+        Some(Frame {
+            message: std::sync::Arc::new(message),
+            text: Utf8Bytes::from(text),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_have_the_contract_shape() {
+        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0)).unwrap();
+        assert_eq!(v["type"], "connected");
+        assert_eq!(v["protocol"], 1);
+        let u = ServerMessage::Updated {
+            seq: 3,
+            paths: vec!["/css/site.css".into()],
+            reload: false,
+        };
+        let v = serde_json::to_value(&u).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"updated","seq":3,"paths":["/css/site.css"],"reload":false})
+        );
+    }
+
+    #[test]
+    fn a_missed_swap_becomes_a_reload_and_nothing_else_changes() {
+        let swap = ServerMessage::Updated {
+            seq: 4,
+            paths: vec!["/a.css".into()],
+            reload: false,
+        };
+        let forced = swap.forcing_reload().unwrap();
+        assert_eq!(
+            forced,
+            ServerMessage::Updated {
+                seq: 4,
+                paths: vec!["/a.css".into()],
+                reload: true
+            }
+        );
+        assert_eq!(forced.forcing_reload(), None, "already a reload");
+        assert_eq!(ServerMessage::connected(1).forcing_reload(), None);
+        let frame = Frame::new(forced.clone()).unwrap();
+        let parsed: ServerMessage = serde_json::from_str(&frame.text).unwrap();
+        assert_eq!(parsed, forced);
+    }
+}

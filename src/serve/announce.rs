@@ -1,0 +1,60 @@
+//! What devserve tells the person at its terminal: where it listens, what it proxies, and each
+//! batch of changes with how many tabs were told.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::Config;
+
+/// Logs where devserve is listening and what it proxies; returns the URL to open.
+pub(super) fn listening(config: &Config, local: SocketAddr) -> String {
+    let port = local.port();
+    let url_for = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
+        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
+    };
+    let local_url = if config.host.is_unspecified() || config.host.is_loopback() {
+        format!("http://localhost:{port}/")
+    } else {
+        url_for(config.host)
+    };
+    let mode = if config.reload {
+        "live reload on"
+    } else {
+        "live reload off"
+    };
+    tracing::info!("serving {} at {local_url} ({mode})", config.root.display());
+    if config.exposed() {
+        if config.host.is_unspecified() {
+            for iface in if_addrs::get_if_addrs().unwrap_or_default() {
+                if !iface.is_loopback() && (iface.ip().is_ipv4() || config.host.is_ipv6()) {
+                    tracing::info!("  on your network: {}", url_for(iface.ip()));
+                }
+            }
+        }
+        tracing::warn!(
+            "--host {} exposes this folder to your network: anyone who can reach this machine can read it",
+            config.host
+        );
+    }
+    for rule in &config.proxies {
+        tracing::info!(
+            "proxying {} → http://{}{}",
+            rule.prefix,
+            rule.target.authority(),
+            rule.target.path.as_deref().unwrap_or("")
+        );
+    }
+    local_url
+}
+
+/// Logs one batch: what changed, what the tabs do, how many were told.
+pub(super) fn batch(paths: &[String], reload: bool, tabs: usize) {
+    let what = if reload { "reload" } else { "css swap" };
+    let shown = match paths.len() {
+        0 => "files outside the root".to_string(),
+        1..=3 => paths.join(", "),
+        n => format!("{}, … ({n} files)", paths[..2].join(", ")),
+    };
+    let tabs_word = if tabs == 1 { "tab" } else { "tabs" };
+    tracing::info!("{shown} changed → {what}, told {tabs} {tabs_word}");
+}

@@ -1,0 +1,189 @@
+//! The service stack: the Host check on every request, then devserve's own paths (the reload
+//! endpoint), a proxy route, or a file; `Cache-Control: no-cache` on every response.
+//!
+//! Files, nearly every request, skip the Router: its route lookup and boxed services cost a sixth
+//! of the requests a second a small file could be served at (see BENCHMARKS.md). Each component
+//! owns its state; this only dispatches.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::serve::{IncomingStream, Listener};
+use axum::Router;
+use tower::{Service, ServiceExt};
+use tower_http::set_header::SetResponseHeader;
+
+use crate::error::ServeError;
+use crate::files::FileService;
+use crate::proxy::Proxy;
+use crate::reload::protocol::RESERVED_PREFIX;
+use crate::security::refuse_foreign_host;
+
+/// [`App`] with `Cache-Control: no-cache` on every response that does not set its own.
+pub(crate) type Served = SetResponseHeader<App, HeaderValue>;
+
+/// Checks the Host, then answers a file itself, or hands a reserved path to the reload endpoint's
+/// Router or a proxy route to the proxy.
+#[derive(Clone)]
+pub(crate) struct App {
+    /// Names accepted in the Host header besides localhost and IP literals.
+    allowed_hosts: Arc<[String]>,
+    files: FileService,
+    proxy: Arc<Proxy>,
+    /// `/__devserve/…`: the reload endpoint's routes, and a 404 for every other path there.
+    reserved: Router,
+    /// The connection's peer, for the proxy's `X-Forwarded-For`.
+    peer: Option<SocketAddr>,
+}
+
+impl App {
+    /// `reload` is the reload endpoint's Router, `None` with `--no-reload`.
+    pub(crate) fn new(
+        allowed_hosts: Vec<String>,
+        files: FileService,
+        proxy: Arc<Proxy>,
+        reload: Option<Router>,
+    ) -> Self {
+        let no_endpoint = || async { ServeError::NoEndpoint.into_response() };
+        let reserved = reload
+            .unwrap_or_default()
+            .route("/__devserve/{*rest}", any(no_endpoint))
+            .fallback(no_endpoint);
+        App {
+            allowed_hosts: allowed_hosts.into(),
+            files,
+            proxy,
+            reserved,
+            peer: None,
+        }
+    }
+
+    /// The whole application for one connection, without a socket: a test can drive it with
+    /// `tower::ServiceExt::oneshot`.
+    pub(crate) fn served(self) -> Served {
+        SetResponseHeader::if_not_present(self, header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+    }
+}
+
+impl Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if let Some(refused) = refuse_foreign_host(req.headers(), &self.allowed_hosts) {
+            return Box::pin(std::future::ready(Ok(refused.into_response())));
+        }
+        let path = req.uri().path();
+        if path.starts_with(RESERVED_PREFIX) {
+            return Box::pin(self.reserved.clone().oneshot(req));
+        }
+        if let Some(rule) = self.proxy.route(path).cloned() {
+            let (proxy, peer) = (self.proxy.clone(), self.peer);
+            return Box::pin(async move { Ok(proxy.forward(&rule, req, peer).await) });
+        }
+        let files = self.files.clone();
+        Box::pin(async move { Ok(files.serve(req).await) })
+    }
+}
+
+/// One [`App`] per connection, knowing its peer.
+impl<L: Listener<Addr = SocketAddr>> Service<IncomingStream<'_, L>> for App {
+    type Response = Served;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Served, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
+        let app = App {
+            peer: Some(*stream.remote_addr()),
+            ..self.clone()
+        };
+        std::future::ready(Ok(app.served()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::cache::FileCache;
+    use crate::inject::ClientTag;
+    use crate::reload::protocol::CLIENT_JS_PATH;
+    use crate::reload::{Hub, ReloadSocket};
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    fn app(root: &std::path::Path) -> Served {
+        let hub = Arc::new(Hub::new());
+        let tag = ClientTag::new("t".into(), hub.seq_counter());
+        let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
+        let files = FileService::new(
+            root.canonicalize().unwrap(),
+            Arc::new(FileCache::new()),
+            false,
+            Some(tag.clone()),
+        );
+        let proxy = Proxy::new(
+            Vec::new(),
+            Duration::from_secs(5),
+            Some(tag),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        let reload = crate::reload::routes(Arc::new(ReloadSocket {
+            hub,
+            token: "t".into(),
+            shutdown,
+            tracker,
+        }));
+        App::new(Vec::new(), files, Arc::new(proxy), Some(reload)).served()
+    }
+
+    async fn get(app: Served, path: &str, host: &str) -> Response {
+        let req = Request::get(path)
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap();
+        app.oneshot(req).await.unwrap()
+    }
+
+    /// Files skip the Router; the Host check and `Cache-Control` must apply to both ways alike.
+    #[tokio::test]
+    async fn every_path_is_host_checked_and_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let app = app(dir.path());
+        for path in ["/a.txt", CLIENT_JS_PATH, "/__devserve/nothing"] {
+            let refused = get(app.clone(), path, "evil.example").await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(refused.headers()[header::CACHE_CONTROL], "no-cache", "{path}");
+        }
+        let file = get(app.clone(), "/a.txt", "localhost").await;
+        assert_eq!(file.status(), StatusCode::OK);
+        assert_eq!(file.headers()[header::CACHE_CONTROL], "no-cache");
+        let client = get(app.clone(), CLIENT_JS_PATH, "localhost:1").await;
+        assert_eq!(client.status(), StatusCode::OK);
+        assert_eq!(client.headers()[header::CACHE_CONTROL], "no-cache");
+        let reserved = get(app, "/__devserve/nothing", "127.0.0.1").await;
+        assert_eq!(reserved.status(), StatusCode::NOT_FOUND);
+        assert_eq!(reserved.headers()[header::CACHE_CONTROL], "no-cache");
+    }
+}

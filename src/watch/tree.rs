@@ -1,0 +1,267 @@
+//! The watches themselves: walking a tree to watch each folder that is not ignored, falling
+//! back to polling, and settling a batch's paths into what the tabs are told.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::batch::Pending;
+use super::ignore::Ignorer;
+use super::source::{base_for, Backend, SharedWatcher, AUTO_POLL};
+use super::Batch;
+use crate::paths::path_to_url;
+
+/// An `updated` names at most this many paths; past it, tabs simply reload.
+const MAX_PATHS: usize = 1000;
+
+/// The watcher and what it needs to interpret its events.
+pub(super) struct Watching {
+    pub(super) root: PathBuf,
+    /// `--watch` paths: (path, is_dir).
+    pub(super) extra: Vec<(PathBuf, bool)>,
+    pub(super) ignorer: Arc<Ignorer>,
+    /// Kept alive here: dropping it stops the events.
+    pub(super) watcher: SharedWatcher,
+    pub(super) overflow: Arc<AtomicBool>,
+    /// Makes the polling backend, for when OS events run out.
+    pub(super) poller: Box<dyn Fn(Duration) -> Result<Backend, notify::Error> + Send + Sync>,
+    /// Set when inotify said ENOSPC.
+    pub(super) out_of_watches: AtomicBool,
+}
+
+impl Watching {
+    pub(super) fn polling(&self) -> bool {
+        self.watcher
+            .lock()
+            .map(|w| matches!(*w, Backend::Poll(_)))
+            .unwrap_or(true)
+    }
+
+    /// Replaces OS events with polling (the OS ran out of inotify watches) and watches everything
+    /// again; returns how many folders.
+    pub(super) fn fall_back_to_polling(&self) -> usize {
+        match (self.poller)(AUTO_POLL) {
+            Ok(backend) => {
+                tracing::warn!(
+                    "the OS ran out of file watches (inotify): polling every {} ms instead. \
+                     To raise the limit: sudo sysctl fs.inotify.max_user_watches=524288",
+                    AUTO_POLL.as_millis()
+                );
+                if let Ok(mut w) = self.watcher.lock() {
+                    *w = backend;
+                }
+                self.watch_all()
+            }
+            Err(e) => {
+                tracing::error!("cannot poll either ({e}): changes in new folders will be missed");
+                0
+            }
+        }
+    }
+
+    /// Watches ROOT, its parent (to see ROOT itself replaced) and the `--watch` paths.
+    pub(super) fn watch_all(&self) -> usize {
+        let mut count = self.watch_tree(&self.root, None);
+        if let Some(parent) = self.root.parent() {
+            self.watch_one(parent);
+        }
+        for (path, is_dir) in &self.extra {
+            if *is_dir {
+                count += self.watch_tree(path, None);
+            } else if let Some(parent) = path.parent() {
+                self.watch_one(parent);
+            }
+        }
+        count
+    }
+
+    /// Watches `dir` and every folder below it that is not ignored; returns how many. With
+    /// `found`, also collects the files below it (a folder that just arrived: its files were
+    /// written before its watch existed, so no event will name them).
+    pub(super) fn watch_tree(&self, dir: &Path, mut found: Option<&mut Vec<PathBuf>>) -> usize {
+        let base = self.base_of(dir).unwrap_or(dir).to_path_buf();
+        let ignorer = self.ignorer.clone();
+        let collect = found.is_some();
+        let walk = ::ignore::WalkBuilder::new(dir)
+            .standard_filters(false)
+            .follow_links(false)
+            .filter_entry(move |e| {
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                (is_dir || collect) && (e.depth() == 0 || !ignorer.ignored(&base, e.path(), is_dir))
+            })
+            .build();
+        let mut count = 0;
+        for entry in walk {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::warn!("cannot read a folder, changes there will be missed: {e}");
+                    continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_dir()) {
+                if let Some(found) = found.as_deref_mut() {
+                    found.push(entry.into_path());
+                }
+                continue;
+            }
+            self.ignorer.learn_dir(entry.path());
+            if self.watch_one(entry.path()) {
+                count += 1;
+            }
+        }
+        count
+    }
+
+    fn watch_one(&self, dir: &Path) -> bool {
+        let Ok(mut watcher) = self.watcher.lock() else {
+            return false;
+        };
+        match watcher.watch(dir) {
+            Ok(()) => true,
+            Err(e) => {
+                if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                    self.out_of_watches.store(true, Ordering::Relaxed);
+                    self.overflow.store(true, Ordering::Relaxed);
+                    tracing::warn!(
+                        "out of inotify watches at {}: raise the limit with \
+                         `sudo sysctl fs.inotify.max_user_watches=524288`, or run with --poll",
+                        dir.display()
+                    );
+                } else {
+                    tracing::debug!("cannot watch {}: {e}", dir.display());
+                }
+                false
+            }
+        }
+    }
+
+    /// The watched folder a path belongs to: ROOT, or one of the `--watch` paths.
+    pub(super) fn base_of<'a>(&'a self, path: &Path) -> Option<&'a Path> {
+        base_for(&self.root, &self.extra, path)
+    }
+
+    /// Turns the paths seen in one batch into what the tabs are told, or nothing.
+    pub(super) fn settle(&self, pending: Pending) -> Option<Batch> {
+        if self.out_of_watches.swap(false, Ordering::Relaxed) {
+            self.fall_back_to_polling();
+        }
+        let overflowed = self.overflow.swap(false, Ordering::Relaxed) | pending.lost;
+        if overflowed {
+            // Events were lost, folders created meanwhile among them: watch everything again.
+            self.watch_all();
+        }
+        let mut changed: Vec<(PathBuf, Option<std::fs::Metadata>)> = Vec::new();
+        let mut reload = overflowed;
+        for (path, seen) in pending.paths {
+            let meta = std::fs::symlink_metadata(&path).ok();
+            if seen.created && meta.is_none() {
+                continue; // a temporary that came and went: an editor's or a build's
+            }
+            if path == self.root {
+                if meta.is_some() && seen.arrived {
+                    tracing::info!("{} is back; watching it again", self.root.display());
+                    if let Ok(mut w) = self.watcher.lock() {
+                        w.unwatch(&self.root); // notify may still hold the old folder's watch
+                    }
+                    let mut found = Vec::new();
+                    self.watch_tree(&self.root, Some(&mut found));
+                    changed.extend(found.into_iter().map(|f| (f, None)));
+                    reload = true;
+                }
+                continue;
+            }
+            let is_dir = meta.as_ref().map_or(seen.folder, |m| m.is_dir());
+            let Some(base) = self.base_of(&path) else { continue };
+            if self.ignorer.ignored(base, &path, is_dir) {
+                continue;
+            }
+            if is_dir {
+                // A folder that merely had entries change speaks through those entries; one that
+                // arrived is watched, and its files count as changed.
+                if seen.arrived && !seen.walked {
+                    let mut found = Vec::new();
+                    self.watch_tree(&path, Some(&mut found));
+                    changed.extend(found.into_iter().map(|f| {
+                        let m = std::fs::symlink_metadata(&f).ok();
+                        (f, m)
+                    }));
+                }
+                continue;
+            }
+            changed.push((path, meta));
+        }
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        changed.dedup_by(|a, b| a.0 == b.0);
+        let mut paths = Vec::new();
+        let mut all_css = !reload;
+        for (path, meta) in changed {
+            if path.starts_with(&self.root) {
+                let Some(url) = path_to_url(&self.root, &path) else {
+                    continue;
+                };
+                let css = url.to_ascii_lowercase().ends_with(".css") && meta.is_some_and(|m| m.is_file());
+                all_css &= css;
+                paths.push(url);
+            } else {
+                all_css = false; // a --watch path outside ROOT: reload every tab
+                reload = true;
+            }
+        }
+        if paths.len() > MAX_PATHS {
+            paths.truncate(MAX_PATHS);
+            reload = true;
+        }
+        if paths.is_empty() && !reload {
+            return None;
+        }
+        if !self.root.is_dir() {
+            tracing::info!("{} is gone; waiting for it to come back", self.root.display());
+            return None;
+        }
+        Some(Batch {
+            paths,
+            reload: reload || !all_css,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::queue::{queue, Msg};
+    use super::super::source::start_watching;
+    use super::*;
+    use std::time::Instant;
+
+    /// An inotify queue overflow loses events, maybe a new folder's: the batch reloads, and every
+    /// tree is walked again so that the new folder is watched.
+    #[test]
+    fn overflow_reloads_and_watches_new_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        std::fs::create_dir(&root).unwrap();
+        let (tx, rx) = queue();
+        let overflow = Arc::new(AtomicBool::new(false));
+        let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
+        let watching = start_watching(root.clone(), Vec::new(), ignorer, tx, overflow.clone(), None).unwrap();
+        // A folder whose creation event is treated as lost.
+        std::fs::create_dir(root.join("new")).unwrap();
+        while rx.try_next().is_some() {}
+        overflow.store(true, Ordering::Relaxed);
+        let batch = watching
+            .settle(Pending::default())
+            .expect("a batch after an overflow");
+        assert!(batch.reload);
+        std::fs::write(root.join("new/page.html"), "x").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = false;
+        while let Ok(msg) = rx.next(Some(deadline.saturating_duration_since(Instant::now()))) {
+            if matches!(msg, Msg::Event(_, path) if path == root.join("new/page.html")) {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "the new folder is watched after the overflow");
+    }
+}

@@ -1,0 +1,52 @@
+//! What a request says about how its answer will be used (`Sec-Fetch-*` and friends).
+
+use axum::http::{header, HeaderMap};
+
+/// True when the request is a navigation (or old enough not to say): a page fetched by script,
+/// an image or a worker (`Sec-Fetch-Dest` present and not a document) gets the file untouched.
+pub(crate) fn wants_injection(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-dest").map(|v| v.as_bytes()) {
+        None => true,
+        Some(dest) => matches!(dest, b"document" | b"iframe" | b"frame" | b"embed" | b"object"),
+    }
+}
+
+/// A browser navigating to a page, as opposed to a script, image or fetch asking for a file.
+pub(crate) fn is_navigation(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-mode").map(|v| v.as_bytes()) {
+        Some(mode) => mode == b"navigate",
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetches_are_left_alone() {
+        let mut h = HeaderMap::new();
+        assert!(wants_injection(&h));
+        h.insert("sec-fetch-dest", "document".parse().unwrap());
+        assert!(wants_injection(&h));
+        h.insert("sec-fetch-dest", "empty".parse().unwrap());
+        assert!(!wants_injection(&h));
+        h.insert("sec-fetch-dest", "script".parse().unwrap());
+        assert!(!wants_injection(&h));
+    }
+
+    #[test]
+    fn navigations_are_told_from_fetches() {
+        let mut h = HeaderMap::new();
+        assert!(!is_navigation(&h));
+        h.insert(header::ACCEPT, "text/html,*/*".parse().unwrap());
+        assert!(is_navigation(&h));
+        h.insert("sec-fetch-mode", "cors".parse().unwrap());
+        assert!(!is_navigation(&h));
+        h.insert("sec-fetch-mode", "navigate".parse().unwrap());
+        assert!(is_navigation(&h));
+    }
+}
