@@ -2,13 +2,17 @@
 //   <script src="/__devserve/client.js" data-token="…" data-seq="…" data-ws="/__devserve/ws" defer></script>
 // Its settings come from those data-* attributes (the socket's path too), so this file is the same
 // for every page and every run.
-// It listens on /__devserve/ws: `updated` with reload:false swaps the named stylesheets in place;
-// anything else reloads the page, keeping its scroll position. When the socket drops it probes the
+// It listens on /__devserve/ws. A tab acts only on changes to files it uses — its document, or a
+// file it loaded (performance resource entries, its stylesheets and scripts) — unless the server
+// says every tab reloads (--reload-all); a tab on devserve's 404 page or folder listing acts when
+// its path appears or its folder changes. `updated` with reload:false swaps the named stylesheets
+// in place; anything else reloads the page, keeping its scroll position. When the socket drops it probes the
 // server with backoff and reloads once when the server answers again (a restarted server has a new
 // token, so the page must be fetched anew).
 // It announces what it does as window events — devserve:connected, devserve:updated (detail: the
-// message), devserve:swapped (detail: {paths}, once the new sheets have loaded) and
-// devserve:refused (the socket keeps refusing this page) — for pages and tests that react.
+// message), devserve:ignored (detail: the message, when the page uses none of its files),
+// devserve:swapped (detail: {paths}, once the new sheets have loaded) and devserve:refused (the
+// socket keeps refusing this page) — for pages and tests that react.
 (function () {
   "use strict";
   if (window.__devserve) return; // one client per document, even if injected twice
@@ -22,10 +26,20 @@
   wsUrl.protocol = base.protocol === "https:" ? "wss:" : "ws:";
   wsUrl.search = "?token=" + encodeURIComponent(token || "");
   var probeUrl = base.origin + base.pathname; // this script itself: answered while devserve is up
+  // The file this page was read from (`/index.html` for `/`, or for any path with --spa).
+  var pageFile = script && script.dataset && script.dataset.page ? script.dataset.page : "";
+  // Every file the page loads is a performance entry, but the buffer keeps 250 by default: raise
+  // it, and if it fills up anyway, stop guessing and reload on every change.
+  var tooMany = false;
+  try {
+    if (performance.getEntriesByType("resource").length >= 250) tooMany = true;
+    performance.setResourceTimingBufferSize(100000);
+    performance.addEventListener("resourcetimingbufferfull", function () { tooMany = true; });
+  } catch (e) { tooMany = true; }
   var SCROLL_KEY = "__devserve_scroll";
   var MIN_DELAY = 100, MAX_DELAY = 1000;
 
-  var state = { wasConnected: false, reloading: false, socket: null, delay: MIN_DELAY, seq: 0 };
+  var state = { wasConnected: false, reloading: false, socket: null, delay: MIN_DELAY, seq: 0, reloadAll: false };
   window.__devserve = state;
 
   function log(msg) {
@@ -63,7 +77,59 @@
   }
 
   function samePath(a, b) {
-    try { return decodeURIComponent(a) === decodeURIComponent(b); } catch (e) { return a === b; }
+    return decoded(a) === decoded(b);
+  }
+
+  function decoded(p) {
+    try { return decodeURIComponent(p); } catch (e) { return p; }
+  }
+
+  // The same-origin paths this page uses: its document and every file it has loaded.
+  function usedPaths() {
+    var used = {};
+    var add = function (href) {
+      try {
+        var u = new URL(href, location.href);
+        if (u.origin === location.origin) used[decoded(u.pathname)] = true;
+      } catch (e) { /* not a URL */ }
+    };
+    add(location.href);
+    if (location.pathname.slice(-1) === "/") add(location.pathname + "index.html");
+    if (pageFile) add(pageFile);
+    try {
+      performance.getEntriesByType("resource").forEach(function (e) { add(e.name); });
+    } catch (e) { /* no resource timing */ }
+    var els = document.querySelectorAll("link[href], script[src], img[src], source[src], iframe[src], embed[src], object[data]");
+    Array.prototype.forEach.call(els, function (el) { add(el.href || el.src || el.data); });
+    return used;
+  }
+
+  // What this tab must do about a change of `paths`: {why, paths} with the changed paths it uses
+  // (all of them when it cannot tell), or null when the change is none of its business.
+  function concern(paths) {
+    var all = function (why) { return { why: why, paths: paths }; };
+    if (state.reloadAll) return all("every tab reloads (--reload-all)");
+    if (!paths.length) return all("files outside the served folder changed");
+    if (tooMany) return all("this page loaded too many files to follow");
+    var meta = document.querySelector('meta[name="devserve-page"]');
+    var kind = meta ? meta.content : "";
+    var here = decoded(location.pathname);
+    var touched;
+    if (kind === "404" || kind === "listing") {
+      // A 404 waits for its path (or a folder's index.html) to appear; a listing for its folder.
+      var dir = here.slice(-1) === "/" ? here : here + "/";
+      touched = paths.filter(function (p) { p = decoded(p); return p === here || p.indexOf(dir) === 0; });
+    } else if (kind) {
+      return all("files changed");
+    } else {
+      var used = usedPaths();
+      touched = paths.filter(function (p) { return used[decoded(p)]; });
+    }
+    return touched.length ? { why: touched.join(", ") + " changed", paths: touched } : null;
+  }
+
+  function isStylesheet(p) {
+    return /\.css$/i.test(decoded(p));
   }
 
   // Swaps one <link rel=stylesheet>: the new sheet is inserted right after the old one and the old
@@ -105,7 +171,8 @@
       var p = new URL(l.href).pathname;
       return paths.some(function (q) { return samePath(p, q); });
     });
-    // No direct match: the sheet is probably @imported by another, so refresh them all.
+    // No direct match: the sheet is @imported by another (it is among the files the page loaded),
+    // so refresh them all.
     var targets = matched.length ? matched : links;
     var left = targets.length;
     var one = function () { if (--left === 0) emit("devserve:swapped", { paths: paths }); };
@@ -129,14 +196,22 @@
       }
       state.wasConnected = true;
       state.delay = MIN_DELAY;
+      state.reloadAll = msg.reload_all === true;
       log("connected (" + msg.server + ")");
       emit("devserve:connected", msg);
     } else if (msg.type === "updated") {
       state.seq = msg.seq || state.seq + 1;
       var paths = Array.isArray(msg.paths) ? msg.paths : [];
       emit("devserve:updated", msg);
-      if (msg.reload === false && paths.length) swapStylesheets(paths, state.seq);
-      else reload(paths.join(", ") || "files changed");
+      var mine = concern(paths);
+      if (!mine) {
+        log("not reloading: this page uses none of " + paths.join(", "));
+        emit("devserve:ignored", msg);
+      } else if (paths.length && (msg.reload === false || (!state.reloadAll && mine.paths.every(isStylesheet)))) {
+        // Only stylesheets of this page changed (a Sass source saved with its output is not one
+        // of them): swap them in place.
+        swapStylesheets(mine.paths, state.seq);
+      } else reload(mine.why);
     }
   }
 

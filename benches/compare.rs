@@ -141,7 +141,9 @@ async fn start(tool: Tool, root: &Path) -> Running {
     let mut cmd = match tool {
         Tool::Devserve => {
             let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
-            c.args([&root_s, "--port", &port.to_string(), "-q"]);
+            // Every tab reloads on every change, as with the peers: the burst rows count batches,
+            // and a burst of pages the tab does not use would otherwise reload it 0 times.
+            c.args([&root_s, "--port", &port.to_string(), "-q", "--reload-all"]);
             c
         }
         Tool::Vite => {

@@ -53,8 +53,8 @@ pub enum StartError {
         why: String,
     },
 
-    #[error("port {port} is already in use: stop what uses it, or pick another with --port (--port 0 picks any free port)")]
-    PortBusy { port: u16 },
+    #[error("port {port} is already in use{}: stop what uses it, or pick another with --port (--port 0 picks any free port)", on.as_deref().map(|a| format!(" on {a}, which browsers may take for localhost")).unwrap_or_default())]
+    PortBusy { port: u16, on: Option<String> },
 
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -70,6 +70,9 @@ pub(crate) enum ServeError {
     /// Nothing at this path (or a path that may not be served: it says the same).
     #[error("nothing is served at {path}")]
     NotFound { path: String },
+    /// A hidden file or folder (`.env`, `.git/`): never served.
+    #[error("devserve does not serve hidden files (names that start with a dot)")]
+    Hidden { path: String },
     /// A path under `/__devserve/` that is no endpoint.
     #[error("no such devserve endpoint")]
     NoEndpoint,
@@ -97,7 +100,9 @@ pub(crate) enum ServeError {
 impl ServeError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            ServeError::NotFound { .. } | ServeError::NoEndpoint => StatusCode::NOT_FOUND,
+            ServeError::NotFound { .. } | ServeError::Hidden { .. } | ServeError::NoEndpoint => {
+                StatusCode::NOT_FOUND
+            }
             ServeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ServeError::ForeignHost { .. } | ServeError::ForeignOrigin | ServeError::StaleToken => {
                 StatusCode::FORBIDDEN

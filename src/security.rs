@@ -26,7 +26,7 @@ pub(crate) fn host_allowed(host: &str, extra: &[String]) -> bool {
 }
 
 /// The host part of a Host header value: `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`.
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return match host.find(']') {
             Some(end) => &host[..=end],

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 
 /// A live-reload development server: serves a folder, injects a small client into every HTML
@@ -14,9 +15,10 @@ use clap::{ArgAction, Parser};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "devserve", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Folder to serve.
-    #[arg(default_value = ".", env = "DEVSERVE_ROOT", value_name = "ROOT")]
-    pub(crate) root: PathBuf,
+    /// Folder to serve [default: the current folder]. One that does not exist yet is served
+    /// once it appears (a build tool started at the same time creates it).
+    #[arg(env = "DEVSERVE_ROOT", value_name = "ROOT")]
+    pub(crate) root: Option<PathBuf>,
 
     /// Port to listen on [default: 8080, or the next free port when 8080 is busy].
     /// A port given here that is busy is an error; 0 picks any free port.
@@ -54,16 +56,28 @@ pub(crate) struct Cli {
     pub(crate) ignore: Vec<String>,
 
     /// Serve only: no client injection, no watching.
-    #[arg(long, env = "DEVSERVE_NO_RELOAD")]
+    #[arg(long, env = "DEVSERVE_NO_RELOAD", value_parser = BoolishValueParser::new())]
     pub(crate) no_reload: bool,
 
+    /// Every tab reloads on every change. Without it, a tab reloads only when a file it uses
+    /// changed (its page, or a file it loaded), or when it shows devserve's 404 or listing for a
+    /// path that changed.
+    #[arg(long = "reload-all", env = "DEVSERVE_RELOAD_ALL", value_parser = BoolishValueParser::new())]
+    pub(crate) reload_all: bool,
+
     /// Single-page app: unknown paths that a browser navigates to get /index.html.
-    #[arg(long, env = "DEVSERVE_SPA")]
+    #[arg(long, env = "DEVSERVE_SPA", value_parser = BoolishValueParser::new())]
     pub(crate) spa: bool,
 
-    /// Open the default browser at the served URL.
-    #[arg(long, env = "DEVSERVE_OPEN")]
-    pub(crate) open: bool,
+    /// Open the default browser at the served URL, or at PATH on it (--open /about).
+    #[arg(
+        long,
+        env = "DEVSERVE_OPEN",
+        value_name = "PATH",
+        num_args = 0..=1,
+        default_missing_value = "/"
+    )]
+    pub(crate) open: Option<String>,
 
     /// How long the files must be quiet before tabs are told, in milliseconds (half of it for a
     /// lone file its writer has closed).
@@ -83,6 +97,10 @@ pub(crate) struct Cli {
         value_delimiter = ','
     )]
     pub(crate) allow_host: Vec<String>,
+
+    /// Start every log line with the time (always so with -v).
+    #[arg(long, env = "DEVSERVE_TIMESTAMPS", value_parser = BoolishValueParser::new())]
+    pub(crate) timestamps: bool,
 
     /// Print only warnings and errors.
     #[arg(short, long, conflicts_with = "verbose")]

@@ -58,8 +58,15 @@ pub struct Config {
     pub ignore: Vec<String>,
     /// Inject the client and watch (false with `--no-reload`).
     pub reload: bool,
+    /// `--reload-all`: every tab reloads on every change.
+    pub reload_all: bool,
     pub spa: bool,
-    pub open: bool,
+    /// `--open [PATH]`: the URL path to open in the browser.
+    pub open: Option<String>,
+    /// Log lines start with the time (`--timestamps`, or `-v`).
+    pub timestamps: bool,
+    /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
+    pub keys: bool,
     pub debounce: Duration,
     /// `Some(interval)` forces the polling watcher.
     pub poll: Option<Duration>,
@@ -85,8 +92,11 @@ impl Config {
             watch: Vec::new(),
             ignore: Vec::new(),
             reload: true,
+            reload_all: false,
             spa: false,
-            open: false,
+            open: None,
+            timestamps: false,
+            keys: false,
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
             proxies: Vec::new(),
@@ -106,15 +116,16 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let matches = Cli::command()
-            .try_get_matches_from(args)
-            .map_err(|e| StartError::Usage(Box::new(e)))?;
+            .try_get_matches_from(&args)
+            .map_err(|e| from_env_or_usage(e, &args))?;
         let cli = Cli::from_arg_matches(&matches).map_err(|e| StartError::Usage(Box::new(e)))?;
         Self::resolve(cli, &Origins(&matches))
     }
 
     fn resolve(cli: Cli, origins: &Origins<'_>) -> Result<Self, StartError> {
-        let mut config = Config::new(&cli.root)?;
+        let mut config = Config::new(cli.root.as_deref().unwrap_or(Path::new(".")))?;
         if let Some(host) = &cli.host {
             let (ip, name) = resolve_host(host).map_err(|why| origins.invalid("host", host, why))?;
             config.host = ip;
@@ -142,26 +153,56 @@ impl Config {
         }
         config.ignore = cli.ignore;
         config.reload = !cli.no_reload;
+        config.reload_all = cli.reload_all;
         config.spa = cli.spa;
+        if let Some(path) = &cli.open {
+            if !path.starts_with('/') {
+                return Err(origins.invalid(
+                    "open",
+                    path,
+                    "a URL path starts with / (--open /about); to name the folder to serve, put it first: devserve ./site --open",
+                ));
+            }
+        }
         config.open = cli.open;
+        config.timestamps = cli.timestamps || cli.verbose > 0;
         if let Some(ms) = cli.debounce {
             config.debounce = Duration::from_millis(ms);
         }
         config.poll = cli.poll.map(|ms| Duration::from_millis(ms.max(10)));
+        let mut rules: Vec<(&str, &String, ProxyRule)> = Vec::new();
         for rule in &cli.proxy {
             let parsed = ProxyRule::parse(rule).map_err(|why| origins.invalid("proxy", rule, why))?;
-            config.proxies.push(parsed);
+            rules.push(("proxy", rule, parsed));
         }
         if let Some(target) = &cli.proxy_ws {
             let parsed = ProxyRule::parse_ws_shorthand(target)
                 .map_err(|why| origins.invalid("proxy_ws", target, why))?;
-            config.proxies.push(parsed);
+            rules.push(("proxy_ws", target, parsed));
         }
+        for (i, (id, value, rule)) in rules.iter().enumerate() {
+            if let Some((_, first, _)) = rules[..i].iter().find(|(_, _, r)| r.prefix == rule.prefix) {
+                return Err(origins.invalid(
+                    id,
+                    value,
+                    format!(
+                        "{} is proxied already (by `{first}`): give each prefix one backend",
+                        rule.prefix
+                    ),
+                ));
+            }
+        }
+        config.proxies = rules.into_iter().map(|(_, _, rule)| rule).collect();
         if let Some(secs) = cli.proxy_timeout {
-            config.proxy_timeout =
-                Duration::try_from_secs_f64(secs.clamp(0.001, 86_400.0)).unwrap_or(DEFAULT_PROXY_TIMEOUT);
+            config.proxy_timeout = proxy_timeout(secs)
+                .map_err(|why| origins.invalid("proxy_timeout", &secs.to_string(), why))?;
         }
-        config.allowed_hosts = cli.allow_host.iter().map(|h| h.to_ascii_lowercase()).collect();
+        // A name as the browser's address bar shows it (`mylaptop.local:8217`) is the name.
+        config.allowed_hosts = cli
+            .allow_host
+            .iter()
+            .map(|h| crate::security::strip_port(h.trim()).to_ascii_lowercase())
+            .collect();
         config.quiet = cli.quiet;
         config.verbose = cli.verbose;
         Ok(config)
@@ -205,10 +246,76 @@ impl Origins<'_> {
     }
 }
 
+/// A value clap refused. When it came from a `DEVSERVE_*` variable rather than a flag the person
+/// typed, the error names the variable; anything else is clap's own message.
+fn from_env_or_usage(e: clap::Error, args: &[OsString]) -> StartError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        if let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) =
+            (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
+        {
+            let long = arg
+                .split([' ', '='])
+                .next()
+                .unwrap_or(arg)
+                .trim_start_matches('-');
+            let typed = args.iter().skip(1).any(|a| {
+                let a = a.to_string_lossy();
+                a.strip_prefix("--")
+                    .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            });
+            let command = Cli::command();
+            let env = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .and_then(|a| a.get_env())
+                .map(|v| v.to_string_lossy().into_owned());
+            if let (false, Some(var)) = (typed, env) {
+                if std::env::var_os(&var).is_some() {
+                    let why = match std::error::Error::source(&e) {
+                        Some(source) if !source.to_string().is_empty() => source.to_string(),
+                        _ => "expected true or false (also 1 or 0, yes or no, on or off)".to_string(),
+                    };
+                    return StartError::Invalid {
+                        origin: Origin::Env(var),
+                        value: value.clone(),
+                        why,
+                    };
+                }
+            }
+        }
+    }
+    StartError::Usage(Box::new(e))
+}
+
+/// How long a backend may take to answer: more than nothing, at most a day.
+fn proxy_timeout(secs: f64) -> Result<Duration, &'static str> {
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("a backend needs some time to answer: give seconds above 0, e.g. 30");
+    }
+    Duration::try_from_secs_f64(secs.min(86_400.0)).map_err(|_| "not a number of seconds, e.g. 30")
+}
+
+/// The served folder, canonical. One that does not exist yet, in a folder that does, is served
+/// once it appears (`devserve dist` started with the build that makes `dist/`).
 fn canonical_dir(root: &Path) -> Result<PathBuf, StartError> {
     let shown = root.display().to_string();
-    let canonical =
-        std::fs::canonicalize(root).map_err(|_| StartError::RootMissing { root: shown.clone() })?;
+    let missing = || StartError::RootMissing { root: shown.clone() };
+    let canonical = match std::fs::canonicalize(root) {
+        Ok(canonical) => canonical,
+        Err(_) => {
+            let name = root.file_name().ok_or_else(missing)?;
+            let parent = match root.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let parent = std::fs::canonicalize(parent).map_err(|_| missing())?;
+            if !parent.is_dir() {
+                return Err(missing());
+            }
+            return Ok(parent.join(name));
+        }
+    };
     if !canonical.is_dir() {
         return Err(StartError::RootNotDir { root: shown });
     }
@@ -274,6 +381,53 @@ mod tests {
             Origins(&Cli::command().get_matches_from(["devserve"])).of("proxy"),
             Origin::Default
         );
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let err = |args: &[&str]| {
+            let mut argv = vec!["devserve", root];
+            argv.extend(args);
+            Config::from_args(argv).unwrap_err().to_string()
+        };
+        assert!(err(&["--proxy-timeout", "0"]).starts_with("--proxy-timeout `0`: a backend needs some time"));
+        assert!(err(&["--proxy-timeout=-3"]).contains("above 0"));
+        let dup = err(&["--proxy", "/api=http://a:1", "--proxy", "/api/=http://b:2"]);
+        assert!(
+            dup.starts_with("--proxy `/api/=http://b:2`: /api is proxied already"),
+            "{dup}"
+        );
+        let dup = err(&["--proxy", "/ws=http://a:1", "--proxy-ws", "3000"]);
+        assert!(
+            dup.starts_with("--proxy-ws `3000`: /ws is proxied already"),
+            "{dup}"
+        );
+        assert!(err(&["--open", "about"]).starts_with("--open `about`: a URL path starts with /"));
+        let ok = Config::from_args(["devserve", root, "--open", "/about", "--proxy-timeout", "0.5"]).unwrap();
+        assert_eq!(ok.open.as_deref(), Some("/about"));
+        assert_eq!(ok.proxy_timeout, Duration::from_millis(500));
+        let bare = Config::from_args(["devserve", root, "--open"]).unwrap();
+        assert_eq!(bare.open.as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn a_root_that_does_not_exist_yet_is_served_once_it_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = dir.path().join("dist");
+        let config = Config::new(&later).unwrap();
+        assert_eq!(config.root, dir.path().canonicalize().unwrap().join("dist"));
+        let nowhere = dir.path().join("no/such/dist");
+        assert!(matches!(
+            Config::new(&nowhere),
+            Err(StartError::RootMissing { .. })
+        ));
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        assert!(matches!(
+            Config::new(dir.path().join("file")),
+            Err(StartError::RootNotDir { .. })
+        ));
     }
 
     #[test]

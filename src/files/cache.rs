@@ -43,6 +43,8 @@ pub(crate) struct Cached {
     pub(crate) content_type: HeaderValue,
     pub(crate) modified: Option<SystemTime>,
     pub(crate) html: bool,
+    /// The URL path of the file (`/index.html` for `/`), named in the injected tag.
+    pub(crate) url: Option<String>,
     /// The page with the client injected, made for a given seq.
     pub(crate) injected: Mutex<Option<Injected>>,
     /// The bytes' region, registered with the file they were read from, while the entry is kept.
@@ -66,6 +68,7 @@ impl Cached {
             content_type,
             modified,
             html,
+            url: None,
             injected: Mutex::new(None),
             sendfile: None,
         }

@@ -39,7 +39,7 @@ pub(super) enum Found {
 /// True when a file is read into memory (and kept in the cache) rather than streamed: every file
 /// up to [`READ_WHOLE_MAX`], and an HTML page that gets the client, up to [`INJECT_MAX`].
 fn reads_whole(mime: &mime_guess::Mime, len: u64, injects: bool) -> bool {
-    len <= READ_WHOLE_MAX || (injects && mime.essence_str() == "text/html" && len <= INJECT_MAX)
+    len <= READ_WHOLE_MAX || (injects && is_page(mime) && len <= INJECT_MAX)
 }
 
 /// Resolves segments under ROOT to a real, contained file or folder, and reads what will be read
@@ -85,7 +85,7 @@ fn resolve(root: &Path, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
 
 /// A found file, read when it is read whole. Blocking.
 fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFile {
-    let mime = mime_guess::from_path(&path).first_or_octet_stream();
+    let mime = mime_of(&path);
     let content = if !reads_whole(&mime, meta.len(), injects) {
         Content::Stream
     } else {
@@ -108,4 +108,43 @@ fn read_whole(path: &Path) -> std::io::Result<(Vec<u8>, Option<std::fs::File>)> 
     file.read_to_end(&mut bytes)?;
     let keep = bytes.len() >= super::sendfile::MIN_LEN;
     Ok((bytes, keep.then_some(file)))
+}
+
+/// The type a file is served with: by its extension (mime_guess), except where that is not what
+/// a browser needs. TypeScript and JSX are scripts a page loads as modules, not MPEG streams
+/// (`.ts`) or octet streams, and a browser refuses a module of any other type.
+pub(super) fn mime_of(path: &Path) -> mime_guess::Mime {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "ts" | "mts" | "cts" | "tsx" | "jsx" => mime_guess::mime::TEXT_JAVASCRIPT,
+        _ => mime_guess::from_path(path).first_or_octet_stream(),
+    }
+}
+
+/// True for a page the client is injected into: HTML, or XHTML.
+pub(super) fn is_page(mime: &mime_guess::Mime) -> bool {
+    matches!(mime.essence_str(), "text/html" | "application/xhtml+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_in_typescript_are_scripts() {
+        for name in ["a.ts", "b.MTS", "c.tsx", "d.jsx"] {
+            assert_eq!(
+                mime_of(Path::new(name)).essence_str(),
+                "text/javascript",
+                "{name}"
+            );
+        }
+        assert_eq!(mime_of(Path::new("v.mp4")).essence_str(), "video/mp4");
+        assert!(is_page(&mime_of(Path::new("p.xhtml"))));
+        assert!(is_page(&mime_of(Path::new("p.html"))));
+        assert!(!is_page(&mime_of(Path::new("p.svg"))));
+    }
 }

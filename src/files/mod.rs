@@ -23,15 +23,17 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::Method;
 use axum::response::Response;
+use tokio::sync::watch;
 use tower::Service;
 
 use crate::error::ServeError;
 use crate::inject::ClientTag;
-use crate::paths::{encode_segment, url_to_segments};
+use crate::paths::{encode_segment, url_to_segments, Refusal};
 use crate::web::pages::{self, render, Entry};
 use crate::web::request::is_navigation;
 use crate::web::Page;
@@ -54,16 +56,46 @@ struct Inner {
     spa: bool,
     /// The tag HTML pages get; `None` with `--no-reload`.
     client: Option<ClientTag>,
+    /// True while files are changing; a page asked for meanwhile waits for the end.
+    settling: Option<watch::Receiver<bool>>,
+    /// Told of each folder a file is read or listed from, so that it is watched.
+    served_from: Option<ServedFrom>,
 }
 
+/// Told of a folder a page loaded something from.
+pub(crate) type ServedFrom = Arc<dyn Fn(&Path) + Send + Sync>;
+
+/// The longest a page waits for changing files to settle. A batch goes out after at most a
+/// second of continuous writing, but a page asked for while a writer goes on waits for the end,
+/// so that it shows the final content and the tab reloads once (300 rewrites with pauses take
+/// about three seconds).
+const SETTLE_WAIT_MAX: Duration = Duration::from_secs(5);
+
 impl FileService {
+    /// A service that neither waits for changes nor tells a watcher of anything.
+    #[cfg(test)]
     pub(crate) fn new(root: PathBuf, cache: Arc<FileCache>, spa: bool, client: Option<ClientTag>) -> Self {
+        Self::watched(root, cache, spa, client, None, None)
+    }
+
+    /// A service whose pages wait while `settling` is true, and which tells `served_from` of
+    /// every folder it reads or lists a file from.
+    pub(crate) fn watched(
+        root: PathBuf,
+        cache: Arc<FileCache>,
+        spa: bool,
+        client: Option<ClientTag>,
+        settling: Option<watch::Receiver<bool>>,
+        served_from: Option<ServedFrom>,
+    ) -> Self {
         FileService {
             inner: Arc::new(Inner {
                 root,
                 cache,
                 spa,
                 client,
+                settling,
+                served_from,
             }),
         }
     }
@@ -93,11 +125,14 @@ impl Inner {
     async fn serve(&self, req: Request) -> Response {
         let head = req.method() == Method::HEAD;
         let headers = req.headers();
-        let page = Page::new(headers, head, self.client.as_ref());
+        if is_navigation(headers) {
+            self.settled().await;
+        }
+        let url_path = req.uri().path();
+        let page = Page::new(headers, url_path, head, self.client.as_ref());
         if req.method() != Method::GET && !head {
             return render(&ServeError::MethodNotAllowed, &page);
         }
-        let url_path = req.uri().path();
         if let Some(hit) = self.cache.get(url_path) {
             return respond(&page, &hit);
         }
@@ -110,12 +145,25 @@ impl Inner {
                 &page,
             )
         };
-        let Ok(segments) = url_to_segments(url_path) else {
-            return not_found();
+        let segments = match url_to_segments(url_path) {
+            Ok(segments) => segments,
+            Err(Refusal::Hidden) => {
+                let hidden = ServeError::Hidden {
+                    path: url_path.to_string(),
+                };
+                return render(&hidden, &page);
+            }
+            Err(Refusal::Traversal) => return not_found(),
         };
         let injects = page.injects();
-        match locate(&self.root, &segments, url_path.ends_with('/'), injects).await {
-            Found::File(file) => serve_file(&page, &self.cache, Some(url_path), generation, file).await,
+        let found = locate(&self.root, &segments, url_path.ends_with('/'), injects).await;
+        self.tell_served(&found);
+        match found {
+            // `/a.txt/` names a folder, and a file is none (nor is `/index.html/` the page).
+            Found::File(_) if url_path.ends_with('/') => not_found(),
+            Found::File(file) => {
+                serve_file(&page, &self.root, &self.cache, Some(url_path), generation, file).await
+            }
             Found::Dir(dir, index) => {
                 if !url_path.ends_with('/') {
                     // Built from the segments, not the raw path: `//evil.example` must stay a path.
@@ -132,7 +180,9 @@ impl Inner {
                     return redirect(&location);
                 }
                 match index {
-                    Some(file) => serve_file(&page, &self.cache, Some(url_path), generation, file).await,
+                    Some(file) => {
+                        serve_file(&page, &self.root, &self.cache, Some(url_path), generation, file).await
+                    }
                     None => pages::listing(&page, url_path, list(&dir).await),
                 }
             }
@@ -142,11 +192,45 @@ impl Inner {
                         locate(&self.root, &["index.html".to_string()], false, injects).await
                     {
                         // Not kept under this URL: what it gets depends on how it is asked for.
-                        return serve_file(&page, &self.cache, None, generation, file).await;
+                        return serve_file(&page, &self.root, &self.cache, None, generation, file).await;
                     }
                 }
                 not_found()
             }
+        }
+    }
+}
+
+impl Inner {
+    /// Waits, bounded, while files are changing: a tab that reloads in the middle of a build
+    /// gets the final content, and the latest seq with it, instead of reloading again.
+    async fn settled(&self) {
+        let Some(settling) = &self.settling else { return };
+        if !*settling.borrow() {
+            return;
+        }
+        let mut settling = settling.clone();
+        if tokio::time::timeout(SETTLE_WAIT_MAX, settling.wait_for(|busy| !busy))
+            .await
+            .is_err()
+        {
+            tracing::debug!("files still changing after {SETTLE_WAIT_MAX:?}; serving the page as it is");
+        }
+    }
+
+    /// Tells the watcher of the folder a file was read or listed from.
+    fn tell_served(&self, found: &Found) {
+        let Some(served_from) = &self.served_from else {
+            return;
+        };
+        match found {
+            Found::File(file) | Found::Dir(_, Some(file)) => {
+                if let Some(dir) = file.path.parent() {
+                    served_from(dir);
+                }
+            }
+            Found::Dir(dir, None) => served_from(dir),
+            Found::Missing => {}
         }
     }
 }
@@ -160,11 +244,13 @@ async fn list(dir: &Path) -> Vec<Entry> {
             if name.starts_with('.') {
                 continue;
             }
-            let is_dir = tokio::fs::metadata(entry.path())
-                .await
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
-            entries.push(Entry { name, is_dir });
+            let meta = tokio::fs::metadata(entry.path()).await.ok();
+            entries.push(Entry {
+                name,
+                is_dir: meta.as_ref().is_some_and(|m| m.is_dir()),
+                size: meta.as_ref().filter(|m| m.is_file()).map(|m| m.len()),
+                modified: meta.and_then(|m| m.modified().ok()),
+            });
         }
     }
     entries

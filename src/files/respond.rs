@@ -23,6 +23,7 @@ use crate::web::Page;
 /// nothing changed since `generation`).
 pub(super) async fn serve_file(
     page: &Page<'_>,
+    root: &std::path::Path,
     cache: &FileCache,
     cache_key: Option<&str>,
     generation: u64,
@@ -34,7 +35,7 @@ pub(super) async fn serve_file(
         mime,
         content,
     } = file;
-    let html = mime.essence_str() == "text/html";
+    let html = super::lookup::is_page(&mime);
     let modified = meta.modified().ok();
     let gone = || {
         render(
@@ -50,7 +51,7 @@ pub(super) async fn serve_file(
         Content::Stream => {}
         Content::Read(bytes, file) => {
             let (etag, content_type) = (content_etag(&bytes, None), content_type(&mime, Some(&bytes)));
-            let entry = Cached::new(
+            let mut entry = Cached::new(
                 Some((path.clone(), Stamp::of(&meta))),
                 Bytes::from(bytes),
                 etag,
@@ -58,6 +59,9 @@ pub(super) async fn serve_file(
                 modified,
                 html,
             );
+            if html {
+                entry.url = crate::paths::path_to_url(root, &path);
+            }
             // A page is mostly sent with the client in it, which is not the file's bytes.
             let file = file.filter(|_| !html);
             let entry = match cache_key {
@@ -137,7 +141,16 @@ fn injected(page: &Page<'_>, entry: &Cached) -> (Bytes, String) {
     if let Some(made) = slot.as_ref().filter(|made| made.seq == page.seq) {
         return (made.bytes.clone(), made.etag.clone());
     }
-    let bytes = Bytes::from(inject(&entry.bytes, &page.tag(None)));
+    let mut tag = page.tag(entry.url.as_deref(), None);
+    if entry
+        .content_type
+        .as_bytes()
+        .starts_with(b"application/xhtml+xml")
+    {
+        // Parsed as XML: every attribute needs a value.
+        tag = crate::inject::as_xml(tag);
+    }
+    let bytes = Bytes::from(inject(&entry.bytes, &tag));
     let etag = content_etag(&bytes, Some(page.token()));
     *slot = Some(Injected {
         seq: page.seq,

@@ -35,19 +35,24 @@ impl ClientTag {
         &self.token
     }
 
-    /// The tag for a page that reflects batch `seq`.
-    pub(crate) fn tag(&self, seq: u64, nonce: Option<&str>) -> Vec<u8> {
-        script_tag(&self.token, seq, nonce)
+    /// The tag for a page that reflects batch `seq`; `file` is the URL path of the file the page
+    /// was read from, when it is one (`/index.html` for `/`, or for any path with `--spa`).
+    pub(crate) fn tag(&self, seq: u64, file: Option<&str>, nonce: Option<&str>) -> Vec<u8> {
+        script_tag(&self.token, seq, file, nonce)
     }
 }
 
 /// The tag added to every page: an external script, so `script-src 'self'` pages still reload.
 /// `seq` is the last batch the page already reflects: a client that connects later and hears of a
 /// newer one knows it missed a change while loading.
-pub(crate) fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> {
+pub(crate) fn script_tag(token: &str, seq: u64, file: Option<&str>, nonce: Option<&str>) -> Vec<u8> {
     let mut tag = format!(
         r#"<script src="{CLIENT_JS_PATH}" data-token="{token}" data-seq="{seq}" data-ws="{WS_PATH}""#
     );
+    if let Some(file) = file {
+        // A percent-encoded URL path: only `&` could be read as markup in an attribute.
+        tag.push_str(&format!(r#" data-page="{}""#, file.replace('&', "&amp;")));
+    }
     if let Some(nonce) = nonce {
         // A nonce is base64 by the CSP grammar; anything else is dropped rather than escaped.
         if nonce
@@ -59,6 +64,12 @@ pub(crate) fn script_tag(token: &str, seq: u64, nonce: Option<&str>) -> Vec<u8> 
     }
     tag.push_str(" defer></script>");
     tag.into_bytes()
+}
+
+/// The tag as XML wants it, for an XHTML page: `defer="defer"`.
+pub(crate) fn as_xml(tag: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&tag).replace(" defer>", " defer=\"defer\">");
+    text.into_bytes()
 }
 
 /// Returns `html` with `tag` inserted before the last `</head>`, else before the last `</body>`,
@@ -158,10 +169,26 @@ mod tests {
     }
 
     #[test]
+    fn the_file_a_page_came_from_is_named_in_the_tag() {
+        let tag = String::from_utf8(script_tag("tok", 3, Some("/a&b/index.html"), None)).unwrap();
+        assert!(tag.contains(r#" data-page="/a&amp;b/index.html""#), "{tag}");
+        assert!(
+            tag.contains(r#" data-seq="3""#) && tag.ends_with(" defer></script>"),
+            "{tag}"
+        );
+    }
+
+    #[test]
+    fn the_tag_for_xhtml_is_well_formed_xml() {
+        let tag = String::from_utf8(as_xml(script_tag("t", 1, None, None))).unwrap();
+        assert!(tag.ends_with(r#" defer="defer"></script>"#), "{tag}");
+    }
+
+    #[test]
     fn nonce_is_copied_only_when_well_formed() {
-        let tag = String::from_utf8(script_tag("tok", 0, Some("abc123=="))).unwrap();
+        let tag = String::from_utf8(script_tag("tok", 0, None, Some("abc123=="))).unwrap();
         assert!(tag.contains(r#"nonce="abc123==""#));
-        let tag = String::from_utf8(script_tag("tok", 0, Some("\"><img"))).unwrap();
+        let tag = String::from_utf8(script_tag("tok", 0, None, Some("\"><img"))).unwrap();
         assert!(!tag.contains("nonce"));
     }
 

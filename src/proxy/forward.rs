@@ -26,8 +26,10 @@ pub(super) async fn forward(
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let page_headers = parts.headers.clone();
+    let page_path = parts.uri.path().to_owned();
     let page = Page::new(
         &page_headers,
+        &page_path,
         parts.method == Method::HEAD,
         proxy.client_tag.as_ref(),
     );
@@ -109,7 +111,7 @@ pub(super) async fn forward(
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
     {
-        return match inject_response(parts, body, |nonce| page.tag(nonce)).await {
+        return match inject_response(parts, body, |nonce| page.tag(None, nonce)).await {
             Ok(response) => response,
             Err(_) => bad_gateway(
                 &page,

@@ -95,7 +95,10 @@ impl Proxy {
 
 /// The 502 page (or line) for a backend that cannot be reached, logged.
 fn bad_gateway(page: &Page<'_>, authority: &str, why: &str) -> Response {
-    tracing::warn!("proxy: cannot reach the backend at {authority} ({why})");
+    tracing::warn!(
+        "proxy: {}: cannot reach the backend at {authority} ({why})",
+        page.path
+    );
     let error = ServeError::BadGateway {
         authority: authority.to_string(),
         why: why.to_string(),
@@ -106,7 +109,8 @@ fn bad_gateway(page: &Page<'_>, authority: &str, why: &str) -> Response {
 /// The 504 page (or line) for a backend that accepted but never answered, logged.
 fn gateway_timeout(page: &Page<'_>, authority: &str, after: Duration) -> Response {
     tracing::warn!(
-        "proxy: the backend at {authority} did not answer within {} s",
+        "proxy: {}: the backend at {authority} did not answer within {} s",
+        page.path,
         after.as_secs_f32()
     );
     let error = ServeError::GatewayTimeout {

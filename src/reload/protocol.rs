@@ -28,6 +28,10 @@ pub enum ServerMessage {
         server: String,
         #[serde(default)]
         seq: u64,
+        /// (An extension.) Every tab reloads on every change (`--reload-all`), rather than only
+        /// the tabs that use a changed file.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reload_all: bool,
     },
     /// One batch of changes.
     Updated {
@@ -40,9 +44,10 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    pub(crate) fn connected(seq: u64) -> Self {
+    pub(crate) fn connected(seq: u64, reload_all: bool) -> Self {
         ServerMessage::Connected {
             seq,
+            reload_all,
             protocol: PROTOCOL,
             server: format!("devserve {}", env!("CARGO_PKG_VERSION")),
         }
@@ -88,9 +93,12 @@ mod tests {
 
     #[test]
     fn messages_have_the_contract_shape() {
-        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0)).unwrap();
+        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0, false)).unwrap();
         assert_eq!(v["type"], "connected");
         assert_eq!(v["protocol"], 1);
+        assert!(v.get("reload_all").is_none(), "said only when set");
+        let v = serde_json::to_value(ServerMessage::connected(0, true)).unwrap();
+        assert_eq!(v["reload_all"], true);
         let u = ServerMessage::Updated {
             seq: 3,
             paths: vec!["/css/site.css".into()],
@@ -120,7 +128,7 @@ mod tests {
             }
         );
         assert_eq!(forced.forcing_reload(), None, "already a reload");
-        assert_eq!(ServerMessage::connected(1).forcing_reload(), None);
+        assert_eq!(ServerMessage::connected(1, false).forcing_reload(), None);
         let frame = Frame::new(forced.clone()).unwrap();
         let parsed: ServerMessage = serde_json::from_str(&frame.text).unwrap();
         assert_eq!(parsed, forced);

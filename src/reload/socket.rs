@@ -36,6 +36,8 @@ pub(crate) struct ReloadSocket {
     pub(crate) token: Arc<str>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// `--reload-all`: told to every tab in `connected`.
+    pub(crate) reload_all: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,12 +74,13 @@ pub(crate) async fn handler(
     let shutdown = socket.shutdown.clone();
     let tracker = socket.tracker.clone();
     let hub = socket.hub.clone();
+    let reload_all = socket.reload_all;
     upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |ws| async move {
-            tracker.spawn(serve(ws, hub, rx, ready, shutdown));
+            tracker.spawn(serve(ws, hub, rx, ready, shutdown, reload_all));
         })
 }
 
@@ -87,6 +90,7 @@ async fn serve(
     mut rx: broadcast::Receiver<Frame>,
     mut ready: watch::Receiver<bool>,
     shutdown: CancellationToken,
+    reload_all: bool,
 ) {
     // One wait for shutdown for the socket's whole life: a fresh `cancelled()` on every turn of the
     // loop would take the token's lock twice per message, a thousand sockets at once.
@@ -98,7 +102,7 @@ async fn serve(
         res = ready.wait_for(|r| *r) => if res.is_err() { return },
     }
     // Read after subscribing: a batch published in between is both counted here and delivered.
-    let Some(hello) = Frame::new(ServerMessage::connected(hub.seq())) else {
+    let Some(hello) = Frame::new(ServerMessage::connected(hub.seq(), reload_all)) else {
         return;
     };
     if socket.send(WsMessage::Text(hello.text)).await.is_err() {

@@ -23,6 +23,12 @@ pub(super) fn listening(config: &Config, local: SocketAddr) -> String {
         "live reload off"
     };
     tracing::info!("serving {} at {local_url} ({mode})", config.root.display());
+    if !config.root.is_dir() {
+        tracing::info!(
+            "{} does not exist yet: it is served as soon as it appears",
+            config.root.display()
+        );
+    }
     if config.exposed() {
         if config.host.is_unspecified() {
             for iface in if_addrs::get_if_addrs().unwrap_or_default() {

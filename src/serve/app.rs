@@ -11,9 +11,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::HttpBody as _;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::serve::{IncomingStream, Listener};
@@ -26,6 +29,8 @@ use crate::files::FileService;
 use crate::proxy::Proxy;
 use crate::reload::protocol::RESERVED_PREFIX;
 use crate::security::refuse_foreign_host;
+use crate::web::pages::render;
+use crate::web::Page;
 
 /// [`App`] with `Cache-Control: no-cache` on every response that does not set its own.
 pub(crate) type Served = SetResponseHeader<App, HeaderValue>;
@@ -83,20 +88,66 @@ impl Service<Request> for App {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        // `-v`: every request's outcome. Only then is the answer waited on here.
+        if !tracing::enabled!(target: "devserve::request", tracing::Level::DEBUG) {
+            return self.dispatch(req).0;
+        }
+        let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
+        let (answer, backend) = self.dispatch(req);
+        Box::pin(async move {
+            let response = answer.await?;
+            log_request(&method, &path, &response, backend.as_deref(), started.elapsed());
+            Ok(response)
+        })
+    }
+}
+
+impl App {
+    /// The answer to one request, and the backend it goes to, if any.
+    fn dispatch(&mut self, req: Request) -> (<Self as Service<Request>>::Future, Option<String>) {
         if let Some(refused) = refuse_foreign_host(req.headers(), &self.allowed_hosts) {
-            return Box::pin(std::future::ready(Ok(refused.into_response())));
+            let page = Page::new(
+                req.headers(),
+                req.uri().path(),
+                req.method() == Method::HEAD,
+                None,
+            );
+            let response = render(&refused, &page);
+            return (Box::pin(std::future::ready(Ok(response))), None);
         }
         let path = req.uri().path();
         if path.starts_with(RESERVED_PREFIX) {
-            return Box::pin(self.reserved.clone().oneshot(req));
+            return (Box::pin(self.reserved.clone().oneshot(req)), None);
         }
         if let Some(rule) = self.proxy.route(path).cloned() {
+            let backend = rule.target.authority();
             let (proxy, peer) = (self.proxy.clone(), self.peer);
-            return Box::pin(async move { Ok(proxy.forward(&rule, req, peer).await) });
+            return (
+                Box::pin(async move { Ok(proxy.forward(&rule, req, peer).await) }),
+                Some(backend),
+            );
         }
         let files = self.files.clone();
-        Box::pin(async move { Ok(files.serve(req).await) })
+        (Box::pin(async move { Ok(files.serve(req).await) }), None)
     }
+}
+
+/// One line per request at `-v`: method, path, status, size, time, and the backend it went to.
+fn log_request(method: &Method, path: &str, response: &Response, backend: Option<&str>, took: Duration) {
+    let size = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|n| format!("{n} B"))
+        .or_else(|| response.body().size_hint().exact().map(|n| format!("{n} B")))
+        .unwrap_or_else(|| "streamed".to_string());
+    let via = backend.map(|b| format!(" via {b}")).unwrap_or_default();
+    tracing::debug!(
+        target: "devserve::request",
+        "{method} {path} → {}{via}, {size}, {:.1} ms",
+        response.status().as_u16(),
+        took.as_secs_f64() * 1000.0
+    );
 }
 
 /// One [`App`] per connection, knowing its peer.
@@ -153,6 +204,7 @@ mod tests {
             token: "t".into(),
             shutdown,
             tracker,
+            reload_all: false,
         }));
         App::new(Vec::new(), files, Arc::new(proxy), Some(reload)).served()
     }

@@ -8,6 +8,7 @@
 
 mod announce;
 mod app;
+mod keys;
 mod listener;
 mod shutdown;
 
@@ -24,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::error::StartError;
 use crate::files::cache::FileCache;
-use crate::files::{sendfile, FileService};
+use crate::files::{sendfile, FileService, ServedFrom};
 use crate::inject::ClientTag;
 use crate::proxy::Proxy;
 use crate::reload::{Hub, ReloadSocket};
@@ -53,7 +54,8 @@ pub async fn run(
     let client = config
         .reload
         .then(|| ClientTag::new(token.clone(), hub.seq_counter()));
-    if config.reload {
+    let (settling_tx, settling) = tokio::sync::watch::channel(false);
+    let watcher = if config.reload {
         let options = WatchOptions {
             root: config.root.clone(),
             extra: config.watch.clone(),
@@ -61,21 +63,29 @@ pub async fn run(
             debounce: config.debounce,
             poll: config.poll,
         };
-        crate::watch::spawn(
-            options,
-            watch_sink(hub.clone(), cache.clone()),
-            shutdown.clone(),
-            &tracker,
-        );
+        let sink = watch_sink(hub.clone(), cache.clone(), settling_tx);
+        Some(crate::watch::spawn(options, sink, shutdown.clone(), &tracker))
     } else {
         hub.set_ready();
-    }
+        None
+    };
     // One thread waiting in the blocking pool (for its keep-alive, 10 s) when the first request
     // comes: starting one would cost that request a tenth of a millisecond.
     drop(tokio::task::spawn_blocking(|| ()));
 
     let regions = cache.regions();
-    let files = FileService::new(config.root.clone(), cache, config.spa, client.clone());
+    let served_from: Option<ServedFrom> = watcher.map(|watcher| {
+        let served_from: ServedFrom = Arc::new(move |dir| watcher.served_from(dir));
+        served_from
+    });
+    let files = FileService::watched(
+        config.root.clone(),
+        cache,
+        config.spa,
+        client.clone(),
+        config.reload.then_some(settling),
+        served_from,
+    );
     let proxy = Proxy::new(
         config.proxies.clone(),
         config.proxy_timeout,
@@ -85,10 +95,11 @@ pub async fn run(
     );
     let reload = config.reload.then(|| {
         crate::reload::routes(Arc::new(ReloadSocket {
-            hub,
+            hub: hub.clone(),
             token,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
+            reload_all: config.reload_all,
         }))
     });
     let mut allowed_hosts = config.allowed_hosts.clone();
@@ -96,12 +107,11 @@ pub async fn run(
     let app = app::App::new(allowed_hosts, files, Arc::new(proxy), reload);
 
     let url = announce::listening(&config, local);
-    if config.open {
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = open::that_detached(&url) {
-                tracing::warn!("could not open a browser ({e}); open {url} yourself");
-            }
-        });
+    if let Some(path) = &config.open {
+        open_browser(page_url(&url, path));
+    }
+    if config.keys {
+        keys::spawn(hub, url, shutdown.clone());
     }
     // No Nagle delay: a reload message, or the last part of a large file, goes out at once
     // rather than waiting for the peer to acknowledge what came before.
@@ -136,9 +146,28 @@ pub async fn run(
     Ok(())
 }
 
+/// The URL of `path` on the server at `base` (`http://localhost:8080/`).
+fn page_url(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Opens the default browser at `url`, or says how to do it by hand.
+fn open_browser(url: String) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = open::that_detached(&url) {
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                "no browser launcher (xdg-open, open) was found"
+            } else {
+                "the browser launcher failed"
+            };
+            tracing::warn!("could not open a browser: {why}; open {url} yourself");
+        }
+    });
+}
+
 /// Where the watcher's events go: the cache admits what OS events cover and forgets on a layout
-/// change; the hub tells the tabs of each batch.
-fn watch_sink(hub: Arc<Hub>, cache: Arc<FileCache>) -> Sink {
+/// change; the hub tells the tabs of each batch; pages wait while files are settling.
+fn watch_sink(hub: Arc<Hub>, cache: Arc<FileCache>, settling: tokio::sync::watch::Sender<bool>) -> Sink {
     Arc::new(move |event| match event {
         WatchEvent::Ready { coverage } => {
             if let Some(coverage) = coverage {
@@ -148,9 +177,33 @@ fn watch_sink(hub: Arc<Hub>, cache: Arc<FileCache>) -> Sink {
             hub.set_ready();
         }
         WatchEvent::LayoutChanged => cache.invalidate(),
+        WatchEvent::Settling => {
+            settling.send_replace(true);
+        }
+        // After the batch: the pages that waited carry its seq.
+        WatchEvent::Settled => {
+            settling.send_replace(false);
+        }
         WatchEvent::Batch(batch) => {
             let tabs = hub.publish(batch.paths.clone(), batch.reload);
             announce::batch(&batch.paths, batch.reload, tabs);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_path_builds_the_url_on_the_server() {
+        let base = "http://localhost:8080/";
+        assert_eq!(page_url(base, "/"), "http://localhost:8080/");
+        assert_eq!(page_url(base, "/about"), "http://localhost:8080/about");
+        assert_eq!(
+            page_url(base, "/docs/a%20b.html?x=1#top"),
+            "http://localhost:8080/docs/a%20b.html?x=1#top"
+        );
+        assert_eq!(page_url("http://[::1]:3000/", "/x"), "http://[::1]:3000/x");
+    }
 }

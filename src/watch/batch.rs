@@ -24,6 +24,8 @@ const WRITER_QUIET: Duration = Duration::from_millis(100);
 const BURST_PATHS: usize = 8;
 const BURST_EVENTS: usize = 32;
 const BURST_QUIET: Duration = Duration::from_millis(50);
+/// Quiet needed while the batch holds a file removed and not written again.
+const REMOVAL_QUIET: Duration = Duration::from_millis(300);
 /// A batch whose first change comes this soon after the previous batch went out, naming a file
 /// that batch named too, looks like a build writing into the served folder on every reload.
 const LOOP_GAP: Duration = Duration::from_millis(250);
@@ -43,6 +45,8 @@ pub(super) struct Seen {
     pub(super) walked: bool,
     /// The event said this is a folder (a deleted one has nothing left to ask).
     pub(super) folder: bool,
+    /// The last event removed it (or moved it away).
+    pub(super) removed: bool,
 }
 
 /// The batch being gathered.
@@ -52,6 +56,8 @@ pub(super) struct Pending {
     pub(super) paths: BTreeMap<PathBuf, Seen>,
     /// Events were lost on the way: the batch reloads every tab.
     pub(super) lost: bool,
+    /// How many paths were removed and not (yet) written again.
+    removals: usize,
 }
 
 impl Pending {
@@ -67,19 +73,28 @@ impl Pending {
 
 /// Gathers events into batches until told to stop; runs on its own thread. Every event that can
 /// change what a URL resolves to is passed on at once as [`WatchEvent::LayoutChanged`]; each
-/// settled batch as [`WatchEvent::Batch`].
+/// settled batch as [`WatchEvent::Batch`]; and [`WatchEvent::Settling`] / [`WatchEvent::Settled`]
+/// bracket the time files are changing, so that a page asked for meanwhile can wait for the end.
 pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, debounce: Duration) {
     let mut pending = Pending::default();
     let mut first = Instant::now();
     let mut last = Instant::now();
     let mut guard = LoopGuard::default();
     let mut writing = Writers::default();
+    // A batch went out at the cap while the files were still being written: the burst goes on,
+    // and it has not settled until the files are quiet.
+    let mut outran = false;
+    // When the last batch went out: a change right after it is a writer that paused, not a new
+    // save, and the batch it starts waits as a burst does.
+    let mut last_sent: Option<Instant> = None;
     loop {
-        let due = (!pending.is_empty()).then(|| {
-            let quiet = writing.quiet(pending.len(), debounce);
+        let quiet = writing.quiet(pending.len(), pending.removals > 0, debounce);
+        let due = if !pending.is_empty() {
             let settled = (last + quiet).min(first + BATCH_CAP);
-            guard.earliest().map_or(settled, |earliest| settled.max(earliest))
-        });
+            Some(guard.earliest().map_or(settled, |earliest| settled.max(earliest)))
+        } else {
+            outran.then_some(last + quiet)
+        };
         let msg = match due {
             // Due already (a writer that never pauses): the batch goes before anything new.
             Some(due) if due <= Instant::now() => Err(RecvTimeoutError::Timeout),
@@ -88,26 +103,48 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
         };
         let msg = match msg {
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Msg::Served(dir)) => {
+                watching.keep_served(&dir);
+                continue;
+            }
             Ok(msg) => msg,
+            Err(RecvTimeoutError::Timeout) if pending.is_empty() => {
+                // The burst that outran the cap has ended.
+                outran = false;
+                sink(WatchEvent::Settled);
+                continue;
+            }
             Err(RecvTimeoutError::Timeout) => {
+                let capped = first + BATCH_CAP < last + quiet;
                 let batch = std::mem::take(&mut pending);
                 writing.events = 0;
-                writing.burst = false;
-                let Some(batch) = watching.settle(batch) else {
-                    continue;
-                };
-                if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
-                    tracing::warn!(
-                        "{culprit} changes again right after every reload — is a build writing into the served \
-                         folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
-                    );
+                // A batch sent at the cap is the middle of a burst, which goes on as one.
+                writing.burst = capped;
+                if let Some(batch) = watching.settle(batch) {
+                    if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
+                        tracing::warn!(
+                            "{culprit} changes again right after every reload — is a build writing into the served \
+                             folder? Reloading at most twice a second until it stops (--ignore it if it is generated)"
+                        );
+                    }
+                    sink(WatchEvent::Batch(batch));
+                    last_sent = Some(Instant::now());
                 }
-                sink(WatchEvent::Batch(batch));
+                outran = capped;
+                if !outran {
+                    sink(WatchEvent::Settled);
+                }
                 continue;
             }
         };
         if pending.is_empty() {
             first = Instant::now();
+            if !outran {
+                sink(WatchEvent::Settling);
+            }
+            if last_sent.is_some_and(|sent| first.duration_since(sent) < BURST_QUIET) {
+                writing.burst = true;
+            }
         }
         let mut arrived = Vec::new();
         let mut next = Some(msg);
@@ -127,14 +164,18 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
                     writing.note_lost();
                     pending.lost = true;
                 }
+                Msg::Served(dir) => watching.keep_served(&dir),
                 Msg::Stop => return,
             }
             next = rx.try_next();
         }
         if !arrived.is_empty() {
-            // A folder arriving is how checkouts, builds and copies begin: more follows.
-            writing.burst = true;
             let (walked, found) = walk_arrivals(watching, arrived);
+            if !walked.is_empty() {
+                // A folder arriving is how checkouts, builds and copies begin: more follows. A
+                // new file alone is a save like any other.
+                writing.burst = true;
+            }
             for dir in walked {
                 pending.paths.entry(dir).or_default().walked = true;
             }
@@ -163,7 +204,19 @@ struct Writers {
 
 impl Writers {
     /// How long a batch of `paths` files must stay quiet before it is sent.
-    fn quiet(&self, paths: usize, debounce: Duration) -> Duration {
+    fn quiet(&self, paths: usize, removals: bool, debounce: Duration) -> Duration {
+        let quiet = self.quiet_for_writes(paths, debounce);
+        if removals {
+            // Files removed and not written again: a build emptying its output folder writes
+            // the new files a moment later (Vite: ~200 ms). Wait for them rather than show an
+            // empty folder or a 404 in between; a plain `rm` is shown after this.
+            quiet.max(REMOVAL_QUIET)
+        } else {
+            quiet
+        }
+    }
+
+    fn quiet_for_writes(&self, paths: usize, debounce: Duration) -> Duration {
         if self.burst || paths >= BURST_PATHS || self.events >= BURST_EVENTS {
             BURST_QUIET.max(debounce)
         } else if !self.open.is_empty() {
@@ -263,13 +316,34 @@ fn record(pending: &mut Pending, watching: &Watching, kind: EventKind, path: Pat
             ))
     );
     let seen = pending.paths.entry(path.clone()).or_default();
+    let was_removed = seen.removed;
+    if matches!(
+        kind,
+        EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+    ) {
+        // A temporary that came and went (vim's `4913`, `file~`) is no removal to wait on.
+        let is_dir = matches!(kind, EventKind::Remove(RemoveKind::Folder));
+        let noise = watching
+            .base_of(&path)
+            .is_some_and(|base| watching.ignorer.ignored(base, &path, is_dir));
+        seen.removed = !seen.created && !noise;
+    } else if arrived {
+        seen.removed = false;
+    }
+    let now_removed = seen.removed;
     seen.created |= matches!(kind, EventKind::Create(_));
     seen.arrived |= arrived;
     seen.folder |= matches!(
         kind,
         EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder)
     );
-    (arrived && !seen.walked && path != watching.root).then_some(path)
+    let walk = arrived && !seen.walked && path != watching.root;
+    match (was_removed, now_removed) {
+        (false, true) => pending.removals += 1,
+        (true, false) => pending.removals -= 1,
+        _ => {}
+    }
+    walk.then_some(path)
 }
 
 /// Walks and watches the folders among `arrived`; returns them and the files found inside.
@@ -302,16 +376,33 @@ mod tests {
         let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
         let mut w = Writers::default();
         w.note(data, css);
-        assert_eq!(w.quiet(1, debounce), WRITER_QUIET, "still being written");
+        assert_eq!(w.quiet(1, false, debounce), WRITER_QUIET, "still being written");
         w.note(closed, css);
-        assert_eq!(w.quiet(1, debounce), debounce / 2, "saved and closed");
-        assert_eq!(w.quiet(2, debounce), debounce, "a second file is in the batch");
+        assert_eq!(w.quiet(1, false, debounce), debounce / 2, "saved and closed");
+        assert_eq!(
+            w.quiet(2, false, debounce),
+            debounce,
+            "a second file is in the batch"
+        );
         w.note(EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)), css);
-        assert_eq!(w.quiet(1, debounce), debounce, "something came after the close");
+        assert_eq!(
+            w.quiet(1, false, debounce),
+            debounce,
+            "something came after the close"
+        );
         w.note(data, other);
         w.note(closed, other);
         w.burst = true;
-        assert_eq!(w.quiet(1, debounce), BURST_QUIET, "a burst waits as bursts do");
+        assert_eq!(
+            w.quiet(1, false, debounce),
+            BURST_QUIET,
+            "a burst waits as bursts do"
+        );
+        assert_eq!(
+            w.quiet(1, true, debounce),
+            REMOVAL_QUIET,
+            "a removal waits for its replacement"
+        );
     }
 
     #[test]

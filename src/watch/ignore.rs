@@ -1,7 +1,9 @@
 //! Which paths are noise: hidden and default-skipped names, editor temporaries, `.gitignore`
-//! files at every level, and `--ignore` rules. Ignored folders are never walked or watched.
+//! files at every level, and `--ignore` rules. Ignored folders are never walked or watched —
+//! except those a person asked for (`--watch` inside ROOT) and those a page has loaded a file
+//! from: build output is often in `.gitignore`, and it is what the tab shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -17,6 +19,21 @@ pub(crate) struct Ignorer {
     root: PathBuf,
     extra: Gitignore,
     per_dir: RwLock<HashMap<PathBuf, Gitignore>>,
+    /// Folders watched whole whatever the rules say (`--watch` paths inside ROOT).
+    kept_trees: Vec<PathBuf>,
+    /// Folders whose own entries are watched whatever the rules say: a page loaded a file there.
+    kept_dirs: RwLock<HashSet<PathBuf>>,
+}
+
+/// Why a path is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// Hidden, or an editor's temporary: never a change anyone wants shown.
+    Noise,
+    /// `node_modules`, `target`, `__pycache__`.
+    Skipped,
+    /// A `.gitignore` line or an `--ignore` glob.
+    Rule,
 }
 
 impl Ignorer {
@@ -31,7 +48,35 @@ impl Ignorer {
             root: root.to_path_buf(),
             extra,
             per_dir: RwLock::new(HashMap::new()),
+            kept_trees: Vec::new(),
+            kept_dirs: RwLock::new(HashSet::new()),
         })
+    }
+
+    /// Also watches these folders whole, whatever the rules say.
+    pub(crate) fn keeping(mut self, trees: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.kept_trees.extend(trees);
+        self
+    }
+
+    /// From now on, the entries of `dir` are watched whatever the rules say. False when it was
+    /// kept already.
+    pub(super) fn keep_dir(&self, dir: &Path) -> bool {
+        self.kept_dirs
+            .write()
+            .map(|mut dirs| dirs.insert(dir.to_path_buf()))
+            .unwrap_or(false)
+    }
+
+    /// True when `path` is, or lies directly in, a folder kept whatever the rules say.
+    fn kept(&self, path: &Path) -> bool {
+        if self.kept_trees.iter().any(|t| path.starts_with(t)) {
+            return true;
+        }
+        let Ok(dirs) = self.kept_dirs.read() else {
+            return false;
+        };
+        !dirs.is_empty() && (dirs.contains(path) || path.parent().is_some_and(|p| dirs.contains(p)))
     }
 
     /// Reads `dir/.gitignore`, if there is one, so its rules apply below `dir`.
@@ -54,38 +99,42 @@ impl Ignorer {
 
     /// True when a change at `path` (below `base`, the watched folder it belongs to) is noise.
     pub(crate) fn ignored(&self, base: &Path, path: &Path, is_dir: bool) -> bool {
+        self.why_ignored(base, path, is_dir).is_some()
+    }
+
+    /// Why `path` is ignored, if it is.
+    pub(crate) fn why_ignored(&self, base: &Path, path: &Path, is_dir: bool) -> Option<Why> {
         let Ok(rest) = path.strip_prefix(base) else {
-            return false;
+            return None;
         };
+        let kept = self.kept(path);
         let mut components = rest.components().peekable();
         while let Some(c) = components.next() {
             let name = c.as_os_str().to_string_lossy();
             if name.starts_with('.') {
-                return true;
+                return Some(Why::Noise);
             }
             let last = components.peek().is_none();
-            if (!last || is_dir) && SKIPPED_DIRS.contains(&name.as_ref()) {
-                return true;
+            if !kept && (!last || is_dir) && SKIPPED_DIRS.contains(&name.as_ref()) {
+                return Some(Why::Skipped);
             }
             if last && is_editor_temporary(&name) {
-                return true;
+                return Some(Why::Noise);
             }
         }
-        if !path.starts_with(&self.root) {
-            return false;
+        if kept || !path.starts_with(&self.root) {
+            return None;
         }
         if self.extra.matched_path_or_any_parents(path, is_dir).is_ignore() {
-            return true;
+            return Some(Why::Rule);
         }
-        let Ok(map) = self.per_dir.read() else {
-            return false;
-        };
+        let map = self.per_dir.read().ok()?;
         // The deepest .gitignore that has a say wins, as in git.
         for dir in path.ancestors().skip(1) {
             if let Some(gi) = map.get(dir) {
                 match gi.matched_path_or_any_parents(path, is_dir) {
-                    Match::Ignore(_) => return true,
-                    Match::Whitelist(_) => return false,
+                    Match::Ignore(_) => return Some(Why::Rule),
+                    Match::Whitelist(_) => return None,
                     Match::None => {}
                 }
             }
@@ -93,7 +142,7 @@ impl Ignorer {
                 break;
             }
         }
-        false
+        None
     }
 }
 
@@ -130,6 +179,49 @@ mod tests {
         for name in ["index.html", "site.css", "4914", "a#b"] {
             assert!(!is_editor_temporary(name), "{name}");
         }
+    }
+
+    #[test]
+    fn kept_folders_are_watched_whatever_the_rules_say() {
+        let root = Path::new("/r");
+        let ig = Ignorer::new(root, &["dist/".to_string(), "out/".to_string()])
+            .unwrap()
+            .keeping([PathBuf::from("/r/out")]);
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/dist/app.js"), false),
+            Some(Why::Rule)
+        );
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/out/deep/a.js"), false),
+            None,
+            "--watch out"
+        );
+        assert!(ig.keep_dir(Path::new("/r/dist")));
+        assert!(!ig.keep_dir(Path::new("/r/dist")), "once");
+        assert_eq!(ig.why_ignored(root, Path::new("/r/dist/app.js"), false), None);
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/dist"), true),
+            None,
+            "re-created, it is walked again"
+        );
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/dist/sub/x.js"), false),
+            Some(Why::Rule),
+            "only its own entries"
+        );
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/dist/.app.js.swp"), false),
+            Some(Why::Noise)
+        );
+        assert!(ig.keep_dir(Path::new("/r/node_modules/lib")));
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/node_modules/lib/x.js"), false),
+            None
+        );
+        assert_eq!(
+            ig.why_ignored(root, Path::new("/r/node_modules/other/x.js"), false),
+            Some(Why::Skipped)
+        );
     }
 
     #[test]

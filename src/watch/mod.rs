@@ -62,6 +62,11 @@ pub(crate) enum WatchEvent {
     /// Something was created, removed or renamed, or events were lost: what a URL resolves to
     /// may have changed. Sent at once, before the batch it belongs to settles.
     LayoutChanged,
+    /// Files started changing: a batch is being gathered.
+    Settling,
+    /// The files are quiet again (the batch, if any, has been sent). A batch sent at the cap
+    /// while a writer went on is not the end: `Settled` comes when the files are quiet.
+    Settled,
     /// One settled batch of changes.
     Batch(Batch),
 }
@@ -97,10 +102,30 @@ pub(crate) fn check_ignore_rule(rule: &str) -> Result<(), String> {
     Ignorer::new(Path::new("/"), &[rule.to_string()]).map(drop)
 }
 
+/// A running watcher, to be told of folders pages load from.
+#[derive(Clone)]
+pub(crate) struct WatchHandle {
+    tx: queue::Sender,
+}
+
+impl WatchHandle {
+    /// A page loaded something from `dir` (or listed it): from now on its entries are watched,
+    /// even when ignore rules (build output in `.gitignore`) would skip them. Cheap: the watcher's
+    /// own thread does the rest, once per folder.
+    pub(crate) fn served_from(&self, dir: &Path) {
+        self.tx.served(dir.to_path_buf());
+    }
+}
+
 /// Starts watching; events go to `sink` until `shutdown`. Returns at once: the walk and the
 /// watches are set up on a thread of their own, and [`WatchEvent::Ready`] says when they are in
 /// place.
-pub(crate) fn spawn(options: WatchOptions, sink: Sink, shutdown: CancellationToken, tracker: &TaskTracker) {
+pub(crate) fn spawn(
+    options: WatchOptions,
+    sink: Sink,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> WatchHandle {
     let WatchOptions {
         root,
         extra,
@@ -108,13 +133,20 @@ pub(crate) fn spawn(options: WatchOptions, sink: Sink, shutdown: CancellationTok
         debounce,
         poll,
     } = options;
+    let (tx, rx) = queue::queue();
+    let handle = WatchHandle { tx: tx.clone() };
     tracker.spawn(async move {
         let not_watching = |why: String| {
             tracing::error!("{why}; serving without live reload");
             sink(WatchEvent::Ready { coverage: None });
         };
+        // `--watch` folders inside ROOT are watched whole, whatever the rules say.
+        let kept = extra
+            .iter()
+            .filter(|p| p.starts_with(&root) && p.is_dir())
+            .cloned();
         let ignorer = match Ignorer::new(&root, &ignore) {
-            Ok(ignorer) => Arc::new(ignorer),
+            Ok(ignorer) => Arc::new(ignorer.keeping(kept.collect::<Vec<_>>())),
             Err(e) => return not_watching(format!("bad ignore rule ({e})")),
         };
         let extra: Vec<(PathBuf, bool)> = extra
@@ -124,7 +156,6 @@ pub(crate) fn spawn(options: WatchOptions, sink: Sink, shutdown: CancellationTok
                 (p, is_dir)
             })
             .collect();
-        let (tx, rx) = queue::queue();
         let overflow = Arc::new(AtomicBool::new(false));
         // A thread of its own rather than the blocking pool: the walk takes a while, and the
         // pool's idle thread is left for the first request.
@@ -170,4 +201,5 @@ pub(crate) fn spawn(options: WatchOptions, sink: Sink, shutdown: CancellationTok
             _ = &mut done => {}
         }
     });
+    handle
 }

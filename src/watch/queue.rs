@@ -19,6 +19,8 @@ pub(super) enum Msg {
     Event(EventKind, PathBuf),
     /// Events were lost (the OS queue overflowed): what changed is unknown.
     Lost,
+    /// A page loaded something from this folder: watch it, whatever the ignore rules say.
+    Served(PathBuf),
     /// The server is stopping.
     Stop,
 }
@@ -60,6 +62,15 @@ impl Sender {
         true
     }
 
+    /// Asks for `dir` to be watched; dropped when the queue is full.
+    pub(super) fn served(&self, dir: PathBuf) {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) >= QUEUE {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = self.tx.send(Msg::Served(dir));
+    }
+
     /// Says that events were lost.
     pub(super) fn lost(&self) {
         let _ = self.tx.send(Msg::Lost);
@@ -85,7 +96,7 @@ impl Receiver {
     }
 
     fn counted(&self, msg: Msg) -> Msg {
-        if let Msg::Event(..) = msg {
+        if let Msg::Event(..) | Msg::Served(_) = msg {
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
         msg

@@ -114,6 +114,7 @@ pub(super) fn start_watching(
         poller: Box::new(poller),
         overflow,
         out_of_watches: AtomicBool::new(false),
+        skipped: Arc::default(),
     };
     let mut count = watching.watch_all();
     if watching.out_of_watches.swap(false, Ordering::Relaxed) {
@@ -126,6 +127,7 @@ pub(super) fn start_watching(
     };
     let folders = if count == 1 { "folder" } else { "folders" };
     tracing::debug!("watching {count} {folders} ({mode})");
+    watching.tell_skipped();
     Ok(watching)
 }
 

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::batch::Pending;
-use super::ignore::Ignorer;
+use super::ignore::{Ignorer, Why};
 use super::source::{base_for, Backend, SharedWatcher, AUTO_POLL};
 use super::Batch;
 use crate::paths::path_to_url;
@@ -28,7 +28,12 @@ pub(super) struct Watching {
     pub(super) poller: Box<dyn Fn(Duration) -> Result<Backend, notify::Error> + Send + Sync>,
     /// Set when inotify said ENOSPC.
     pub(super) out_of_watches: AtomicBool,
+    /// Folders under ROOT that ignore rules kept out of a walk (a few, for the start-up notice).
+    pub(super) skipped: Arc<Mutex<Vec<PathBuf>>>,
 }
+
+/// At most this many skipped folders are remembered for the notice.
+const SKIPPED_SHOWN: usize = 5;
 
 impl Watching {
     pub(super) fn polling(&self) -> bool {
@@ -62,7 +67,12 @@ impl Watching {
 
     /// Watches ROOT, its parent (to see ROOT itself replaced) and the `--watch` paths.
     pub(super) fn watch_all(&self) -> usize {
-        let mut count = self.watch_tree(&self.root, None);
+        // A ROOT that does not exist yet is watched from its parent, and walked when it appears.
+        let mut count = if self.root.is_dir() {
+            self.watch_tree(&self.root, None)
+        } else {
+            0
+        };
         if let Some(parent) = self.root.parent() {
             self.watch_one(parent);
         }
@@ -81,14 +91,32 @@ impl Watching {
     /// written before its watch existed, so no event will name them).
     pub(super) fn watch_tree(&self, dir: &Path, mut found: Option<&mut Vec<PathBuf>>) -> usize {
         let base = self.base_of(dir).unwrap_or(dir).to_path_buf();
-        let ignorer = self.ignorer.clone();
+        let (ignorer, skipped) = (self.ignorer.clone(), self.skipped.clone());
         let collect = found.is_some();
         let walk = ::ignore::WalkBuilder::new(dir)
             .standard_filters(false)
             .follow_links(false)
             .filter_entry(move |e| {
                 let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                (is_dir || collect) && (e.depth() == 0 || !ignorer.ignored(&base, e.path(), is_dir))
+                if !is_dir && !collect {
+                    return false;
+                }
+                if e.depth() == 0 {
+                    return true;
+                }
+                match ignorer.why_ignored(&base, e.path(), is_dir) {
+                    None => true,
+                    Some(why) => {
+                        if why == Why::Rule && is_dir {
+                            if let Ok(mut skipped) = skipped.lock() {
+                                if skipped.len() < SKIPPED_SHOWN {
+                                    skipped.push(e.path().to_path_buf());
+                                }
+                            }
+                        }
+                        false
+                    }
+                }
             })
             .build();
         let mut count = 0;
@@ -137,6 +165,45 @@ impl Watching {
         }
     }
 
+    /// Says once which folders of ROOT the ignore rules keep unwatched, and what to do about it.
+    pub(super) fn tell_skipped(&self) {
+        let skipped = match self.skipped.lock() {
+            Ok(mut skipped) => std::mem::take(&mut *skipped),
+            Err(_) => return,
+        };
+        let shown: Vec<String> = skipped
+            .iter()
+            .filter_map(|dir| dir.strip_prefix(&self.root).ok())
+            .map(|rel| format!("{}/", rel.display()))
+            .collect();
+        if let Some(example) = shown.first() {
+            tracing::info!(
+                "not watching {} (ignore rules); a folder a page loads files from is watched from then on, \
+                 and --watch {} watches one whole",
+                shown.join(", "),
+                example.trim_end_matches('/')
+            );
+        }
+    }
+
+    /// A page loaded something from `dir` (or listed it): its entries are watched from now on,
+    /// whatever the ignore rules say. Build output is often in `.gitignore`, and it is what the
+    /// tab shows. Does nothing for a folder watched already.
+    pub(super) fn keep_served(&self, dir: &Path) {
+        let Some(base) = self.base_of(dir) else { return };
+        if !matches!(
+            self.ignorer.why_ignored(base, dir, true),
+            Some(Why::Rule | Why::Skipped)
+        ) {
+            return;
+        }
+        if self.watch_one(dir) {
+            self.ignorer.keep_dir(dir);
+            let shown = path_to_url(&self.root, dir).unwrap_or_default();
+            tracing::info!("watching {shown}/ too: a page loaded a file from it (ignore rules skip it)");
+        }
+    }
+
     /// The watched folder a path belongs to: ROOT, or one of the `--watch` paths.
     pub(super) fn base_of<'a>(&'a self, path: &Path) -> Option<&'a Path> {
         base_for(&self.root, &self.extra, path)
@@ -161,7 +228,7 @@ impl Watching {
             }
             if path == self.root {
                 if meta.is_some() && seen.arrived {
-                    tracing::info!("{} is back; watching it again", self.root.display());
+                    tracing::info!("{} is there (again); watching it", self.root.display());
                     if let Ok(mut w) = self.watcher.lock() {
                         w.unwatch(&self.root); // notify may still hold the old folder's watch
                     }

@@ -17,6 +17,8 @@ use crate::inject::ClientTag;
 /// change that lands meanwhile is one the page is not credited with.
 pub(crate) struct Page<'a> {
     pub(crate) headers: &'a HeaderMap,
+    /// The request's URL path, as it came.
+    pub(crate) path: &'a str,
     pub(crate) head: bool,
     pub(crate) seq: u64,
     client: Option<&'a ClientTag>,
@@ -24,9 +26,15 @@ pub(crate) struct Page<'a> {
 
 impl<'a> Page<'a> {
     /// `client` is the tag HTML answers carry, `None` when devserve does not reload.
-    pub(crate) fn new(headers: &'a HeaderMap, head: bool, client: Option<&'a ClientTag>) -> Self {
+    pub(crate) fn new(
+        headers: &'a HeaderMap,
+        path: &'a str,
+        head: bool,
+        client: Option<&'a ClientTag>,
+    ) -> Self {
         Page {
             headers,
+            path,
             head,
             seq: client.map_or(0, ClientTag::seq),
             client,
@@ -38,9 +46,11 @@ impl<'a> Page<'a> {
         self.client.is_some() && request::wants_injection(self.headers)
     }
 
-    /// The tag for this page.
-    pub(crate) fn tag(&self, nonce: Option<&str>) -> Vec<u8> {
-        self.client.map(|c| c.tag(self.seq, nonce)).unwrap_or_default()
+    /// The tag for this page; `file` is the URL path of the file it was read from.
+    pub(crate) fn tag(&self, file: Option<&str>, nonce: Option<&str>) -> Vec<u8> {
+        self.client
+            .map(|c| c.tag(self.seq, file, nonce))
+            .unwrap_or_default()
     }
 
     /// The token an injected page carries (empty without the client).

@@ -323,3 +323,162 @@ async fn unreadable_folder_is_logged_and_the_rest_works() {
     let (_, paths, _) = tab.updated().await;
     assert_eq!(paths, vec!["/ok/index.html"]);
 }
+
+/// Node ≥ 17 servers listen on ::1; a browser may open `localhost` there. A port busy on ::1 is
+/// busy.
+#[test]
+fn a_port_busy_on_ipv6_loopback_is_busy() {
+    let taken = std::net::TcpListener::bind("[::1]:0").expect("this machine has ::1");
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = devserve()
+        .arg(dir.path())
+        .args(["--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("port {port} is already in use on ::1")),
+        "{err}"
+    );
+}
+
+/// `-v` logs every request — method, path, status, size, time, and the backend of a proxied
+/// one — each line with its time; a proxy warning names the path.
+#[test]
+fn verbose_logs_every_request_with_a_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path())
+        .args(["--port", "0", "-v", "--proxy", "/api=http://127.0.0.1:9"]);
+    let server = Logged::spawn(cmd);
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(get("/a.txt").starts_with("HTTP/1.1 200"));
+    assert!(server.wait_for("GET /a.txt → 200, 5 B, "), "{}", server.log());
+    assert!(get("/api/users").starts_with("HTTP/1.1 502"));
+    assert!(
+        server.wait_for("GET /api/users → 502 via 127.0.0.1:9"),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.wait_for("proxy: /api/users: cannot reach"),
+        "{}",
+        server.log()
+    );
+    let line = server
+        .log()
+        .lines()
+        .find(|l| l.contains("GET /a.txt"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.starts_with("20") && line.contains('T'),
+        "a timestamp first: {line}"
+    );
+}
+
+/// A boolean variable takes what people write (1, yes, on), and a bad one names the variable,
+/// not a flag nobody typed.
+#[test]
+fn boolean_variables_take_yes_and_no_and_a_bad_one_names_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = devserve()
+        .arg(dir.path())
+        .env("DEVSERVE_SPA", "maybe")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DEVSERVE_SPA `maybe`"), "{err}");
+    assert!(!err.contains("--spa"), "{err}");
+    for yes in ["1", "yes", "on", "TRUE"] {
+        let mut cmd = devserve();
+        cmd.arg(dir.path()).args(["--port", "0"]).env("DEVSERVE_SPA", yes);
+        let server = Logged::spawn(cmd);
+        assert!(
+            std::net::TcpStream::connect(server.addr).is_ok(),
+            "DEVSERVE_SPA={yes}"
+        );
+    }
+}
+
+#[test]
+fn the_usage_line_shows_root_as_optional() {
+    let out = devserve().arg("--bogus").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[ROOT]"), "{err}");
+}
+
+/// Shortcuts at a terminal: `r` + Enter reloads every tab, `q` + Enter quits with status 0.
+#[tokio::test]
+async fn shortcuts_at_a_terminal_reload_every_tab_and_quit() {
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, slave) = unsafe {
+        let (mut m, mut s) = (0, 0);
+        assert_eq!(
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null()
+            ),
+            0,
+            "a pseudo-terminal"
+        );
+        (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path())
+        .args(["--port", "0"])
+        .stdin(Stdio::from(slave));
+    let mut server = Logged::spawn(cmd);
+    assert!(
+        server.wait_for("press h + enter for shortcuts"),
+        "{}",
+        server.log()
+    );
+    let mut tab = crate::support::Tab::connect(server.addr).await;
+    master.write_all(b"r\n").unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert!(paths.is_empty() && reload, "every tab reloads");
+    master.write_all(b"q\n").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut child = std::mem::replace(&mut server.child, Command::new("true").spawn().unwrap());
+    std::thread::spawn(move || tx.send(child.wait()));
+    let status = rx.recv_timeout(Duration::from_secs(10)).expect("quits").unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// The binary says once which folders the ignore rules keep unwatched, and how to watch one.
+#[test]
+fn folders_skipped_by_ignore_rules_are_named_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".gitignore"), "dist/\n").unwrap();
+    std::fs::create_dir(dir.path().join("dist")).unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path()).args(["--port", "0"]);
+    let server = Logged::spawn(cmd);
+    assert!(
+        server.wait_for("not watching dist/ (ignore rules)"),
+        "{}",
+        server.log()
+    );
+    assert!(server.wait_for("--watch dist"), "{}", server.log());
+}

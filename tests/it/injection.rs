@@ -25,7 +25,7 @@ async fn page_gets_one_tag_before_head_close_and_a_fixed_length() {
     assert_eq!(body.matches(TAG_START).count(), 1);
     let token = token_in(&body).unwrap();
     let tag = format!(
-        r#"<script src="/__devserve/client.js" data-token="{token}" data-seq="0" data-ws="/__devserve/ws" defer></script>"#
+        r#"<script src="/__devserve/client.js" data-token="{token}" data-seq="0" data-ws="/__devserve/ws" data-page="/index.html" defer></script>"#
     );
     assert_eq!(body, page.replace("</head>", &format!("{tag}</head>")));
 }

@@ -8,10 +8,11 @@ mod support;
 #[path = "../../examples/chat/server.rs"]
 mod chat;
 
-mod browser;
+mod builds;
 mod cli;
 mod files;
 mod injection;
+mod polish;
 mod proxy;
 mod reload;
 mod security;

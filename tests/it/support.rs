@@ -97,6 +97,16 @@ impl TestServer {
         Self::run(config, dir, root).await
     }
 
+    /// Serves `dir/site`, made by the caller, with these extra flags.
+    pub async fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
+        init_logging();
+        let root = dir.path().join("site");
+        let mut argv = vec!["devserve".to_string(), root.display().to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let config = Config::from_args(argv).unwrap();
+        Self::run(config, dir, root).await
+    }
+
     pub async fn run(config: Config, dir: tempfile::TempDir, root: PathBuf) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::serve(config, dir, root, listener)

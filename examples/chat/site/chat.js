@@ -16,24 +16,41 @@ function line(cls, name, text) {
   li.scrollIntoView({ block: "end" });
 }
 
+// The connection's state, shown plainly: connected (green), or reconnecting (red) with when.
+function status(up, text) {
+  $("status").textContent = text;
+  $("status").className = "status " + (up ? "up" : "down");
+}
+
+// Joins `room` as `name`, and keeps the membership through backend restarts: when the socket
+// drops it reconnects with backoff (0.5 s doubling to 8 s) and joins again.
 function join(name, room) {
   const path = room ? "/ws/" + encodeURIComponent(room) : "/ws";
   const url = new URL(path, location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(url);
-  socket.onopen = () => {
-    $("status").textContent = "connected to " + (room || "lobby");
-    socket.send(JSON.stringify({ type: "join", name }));
+  let delay = 500;
+  const connect = () => {
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.onopen = () => {
+      delay = 500;
+      status(true, "connected to " + (room || "lobby") + " as " + name);
+      ws.send(JSON.stringify({ type: "join", name }));
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      if (msg.type === "note") line("note", "", msg.text);
+      else if (msg.type === "chat") line("chat", msg.name, msg.text);
+    };
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      status(false, "disconnected — reconnecting in " + (delay / 1000) + " s");
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 8000);
+    };
   };
-  socket.onmessage = (ev) => {
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch { return; }
-    if (msg.type === "note") line("note", "", msg.text);
-    else if (msg.type === "chat") line("chat", msg.name, msg.text);
-  };
-  socket.onclose = (ev) => {
-    $("status").textContent = "disconnected" + (ev.reason ? ": " + ev.reason : "") + " — is the backend running?";
-  };
+  connect();
   sessionStorage.setItem("chat", JSON.stringify({ name, room }));
   $("join").hidden = true;
   $("chat").hidden = false;

@@ -11,7 +11,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args_os()) {
+    let mut config = match Config::from_args(std::env::args_os()) {
         Ok(config) => config,
         Err(StartError::Usage(e)) => {
             let _ = e.print();
@@ -24,7 +24,9 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(e.into()),
     };
-    init_tracing(config.quiet, config.verbose);
+    init_tracing(config.quiet, config.verbose, config.timestamps);
+    // Shortcuts are read from a person at a terminal, never from a pipe or /dev/null.
+    config.keys = std::io::IsTerminal::is_terminal(&std::io::stdin());
     match start(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
@@ -58,7 +60,7 @@ fn start(config: Config) -> anyhow::Result<()> {
     stopped
 }
 
-fn init_tracing(quiet: bool, verbose: u8) {
+fn init_tracing(quiet: bool, verbose: u8, timestamps: bool) {
     use tracing::Level;
     let default = match (quiet, verbose) {
         (true, _) => Targets::new().with_target("devserve", Level::WARN),
@@ -72,14 +74,16 @@ fn init_tracing(quiet: bool, verbose: u8) {
         .ok()
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or(default);
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .without_time()
-                .with_target(false)
-                .with_writer(std::io::stderr),
-        )
-        .with(filter)
-        .init();
+    let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .with_writer(std::io::stderr);
+    if timestamps {
+        tracing_subscriber::registry().with(lines).with(filter).init();
+    } else {
+        tracing_subscriber::registry()
+            .with(lines.without_time())
+            .with(filter)
+            .init();
+    }
 }

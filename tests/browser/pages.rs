@@ -1,182 +1,14 @@
-//! End-to-end in headless Chromium: the injected client as a person sees it.
-//!
-//! One browser serves the whole test binary (a page per test). It is Debian's Chromium at
-//! `/usr/bin/chromium`, or `$CHROME`. Without it these tests skip with a loud line — except under
-//! `CI=true`, where a missing browser fails them.
+//! The injected client as a person sees it: reloads, stylesheet swaps, scroll, CSP, the chat
+//! example, stale tokens, a backend coming up.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::time::Duration;
-
-use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
-use chromiumoxide::listeners::EventStream;
-use chromiumoxide::{Browser, BrowserConfig, Page};
-use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
-
-use crate::support::{Backend, TestServer, WAIT};
 
 use crate::chat;
-
-static BROWSER: OnceLock<Option<Browser>> = OnceLock::new();
-static CHROMIUM_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// The shared browser, launched on first use; `None` (after a loud line) when Chromium is missing
-/// outside CI.
-fn browser() -> Option<&'static Browser> {
-    BROWSER.get_or_init(launch).as_ref()
-}
-
-fn launch() -> Option<Browser> {
-    let chrome = std::env::var_os("CHROME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if !chrome.exists() {
-        let msg = format!(
-            "Chromium not found at {} (set CHROME, or `apt-get install -y chromium`)",
-            chrome.display()
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}: browser tests cannot be skipped under CI=true");
-        }
-        eprintln!("\n!!!!!! SKIPPING BROWSER TESTS: {msg} !!!!!!\n");
-        return None;
-    }
-    let profile = tempfile::tempdir().unwrap().keep();
-    let config = BrowserConfig::builder()
-        .chrome_executable(&chrome)
-        .new_headless_mode()
-        .no_sandbox()
-        .user_data_dir(&profile)
-        .args([
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-dev-shm-usage",
-        ])
-        .launch_timeout(Duration::from_secs(30))
-        .request_timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // The browser's event loop lives on a thread and runtime of its own, so it outlives any one
-    // test's runtime.
-    std::thread::Builder::new()
-        .name("chromium".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let (mut browser, mut handler) = Browser::launch(config).await.expect("Chromium starts");
-                if let Some(pid) = browser.get_mut_child().and_then(|c| c.as_mut_inner().id()) {
-                    CHROMIUM_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
-                    unsafe { libc::atexit(kill_chromium) };
-                }
-                tx.send(browser).unwrap();
-                while handler.next().await.is_some() {}
-            });
-        })
-        .unwrap();
-    Some(
-        rx.recv_timeout(Duration::from_secs(40))
-            .expect("Chromium launched in time"),
-    )
-}
-
-/// At exit, the shared browser goes with the test binary.
-extern "C" fn kill_chromium() {
-    let pid = CHROMIUM_PID.load(std::sync::atomic::Ordering::SeqCst);
-    if pid != 0 {
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    }
-}
-
-/// One page, with the stream of its document loads.
-struct Tab {
-    page: Page,
-    loads: EventStream<EventLoadEventFired>,
-}
-
-impl Tab {
-    /// Opens `path` and waits until the page has loaded and its client is connected.
-    async fn open(server: &TestServer, path: &str) -> Option<Tab> {
-        let tab = Tab::load(server, path).await?;
-        tab.connected().await;
-        Some(tab)
-    }
-
-    /// Opens `path` and waits until the page has loaded (its client may not be connected yet).
-    async fn load(server: &TestServer, path: &str) -> Option<Tab> {
-        let browser = browser()?;
-        let page = browser.new_page("about:blank").await.unwrap();
-        let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
-        let mut tab = Tab { page, loads };
-        tab.page.goto(server.url(path)).await.unwrap();
-        tab.next_load().await;
-        Some(tab)
-    }
-
-    /// Waits for the next document load event.
-    async fn next_load(&mut self) {
-        tokio::time::timeout(WAIT, self.loads.next())
-            .await
-            .expect("the page loads in time")
-            .expect("load events");
-    }
-
-    /// True when a load event has happened that no one has waited for yet.
-    fn loaded_since(&mut self) -> bool {
-        futures_util::FutureExt::now_or_never(self.loads.next()).is_some()
-    }
-
-    /// Waits until the page's client says it is connected.
-    async fn connected(&self) {
-        let ok: bool = self
-            .eval(
-                "async () => window.__devserve && window.__devserve.wasConnected ? true : \
-                 await new Promise(r => addEventListener('devserve:connected', () => r(true), { once: true }))",
-            )
-            .await;
-        assert!(ok);
-    }
-
-    async fn eval<T: DeserializeOwned>(&self, js: &str) -> T {
-        let res = tokio::time::timeout(WAIT, self.page.evaluate_function(js))
-            .await
-            .unwrap_or_else(|_| panic!("evaluated in time: {js}"))
-            .unwrap_or_else(|e| panic!("evaluate {js}: {e}"));
-        res.into_value().unwrap_or_else(|e| panic!("value of {js}: {e}"))
-    }
-
-    /// Starts waiting for a window event now; `.await` the returned JS later with [`Tab::eval`].
-    async fn arm(&self, event: &str) {
-        let js = format!(
-            "async () => {{ window.__armed = new Promise(r => addEventListener('{event}', e => r(e.detail || true), {{ once: true }})); return true; }}"
-        );
-        let _: bool = self.eval(&js).await;
-    }
-
-    async fn armed(&self) {
-        let _: serde_json::Value = self.eval("async () => await window.__armed").await;
-    }
-
-    async fn text(&self) -> String {
-        self.eval("() => document.body ? document.body.innerText : ''")
-            .await
-    }
-
-    async fn close(self) {
-        let _ = self.page.close().await;
-    }
-}
+use crate::support::{Backend, TestServer};
+use crate::tab::Tab;
 
 /// A page that counts its own loads in sessionStorage.
-fn counted_page(body: &str) -> String {
+pub fn counted_page(body: &str) -> String {
     format!(
         "<!doctype html><html><head><title>t</title>\
          <script>sessionStorage.loads = String((+sessionStorage.loads || 0) + 1)</script></head>\
@@ -184,8 +16,7 @@ fn counted_page(body: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn html_save_loads_the_new_document_once() {
+pub async fn html_save_loads_the_new_document_once() {
     let s = TestServer::start_with(&[], |root| {
         std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
     })
@@ -206,8 +37,7 @@ async fn html_save_loads_the_new_document_once() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn stylesheet_save_restyles_without_navigation_or_unstyled_flash() {
+pub async fn stylesheet_save_restyles_without_navigation_or_unstyled_flash() {
     let s = TestServer::start_with(&[], |root| {
         std::fs::write(root.join("a.css"), "h1 { color: rgb(255, 0, 0); }").unwrap();
         std::fs::write(root.join("b.css"), "h1 { font-size: 20px; }").unwrap();
@@ -265,8 +95,7 @@ async fn stylesheet_save_restyles_without_navigation_or_unstyled_flash() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn atomic_save_reloads_once_into_the_new_content() {
+pub async fn atomic_save_reloads_once_into_the_new_content() {
     let s = TestServer::start_with(&[], |root| {
         std::fs::write(root.join("index.html"), counted_page("<p>old</p>")).unwrap()
     })
@@ -287,18 +116,20 @@ async fn atomic_save_reloads_once_into_the_new_content() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn burst_of_300_files_is_exactly_one_reload() {
+pub async fn burst_of_300_files_is_exactly_one_reload() {
     let s = TestServer::start_with(&[], |root| {
-        std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
+        // The page uses one of the files the burst writes.
+        let page = counted_page("<p>v1</p>").replace("</head>", "<script src=\"gen/7.js\"></script></head>");
+        std::fs::write(root.join("index.html"), page).unwrap();
+        std::fs::create_dir(root.join("gen")).unwrap();
+        std::fs::write(root.join("gen/7.js"), "// 7").unwrap();
     })
     .await;
     let Some(mut tab) = Tab::open(&s, "/").await else {
         return;
     };
-    std::fs::create_dir(s.path("gen")).unwrap();
     for i in 0..300 {
-        std::fs::write(s.path(&format!("gen/{i}.js")), format!("// {i}")).unwrap();
+        std::fs::write(s.path(&format!("gen/{i}.js")), format!("// {i} again")).unwrap();
     }
     tab.next_load().await;
     tab.connected().await;
@@ -310,8 +141,7 @@ async fn burst_of_300_files_is_exactly_one_reload() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn page_that_does_not_exist_yet_appears_when_created() {
+pub async fn page_that_does_not_exist_yet_appears_when_created() {
     let s = TestServer::start(&[]).await;
     let Some(mut tab) = Tab::open(&s, "/later.html").await else {
         return;
@@ -323,8 +153,7 @@ async fn page_that_does_not_exist_yet_appears_when_created() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn restarted_server_reloads_the_tab_once_without_a_loop() {
+pub async fn restarted_server_reloads_the_tab_once_without_a_loop() {
     let s = TestServer::start_with(&[], |root| {
         std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
     })
@@ -346,8 +175,7 @@ async fn restarted_server_reloads_the_tab_once_without_a_loop() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn scroll_position_survives_a_reload() {
+pub async fn scroll_position_survives_a_reload() {
     let long: String = (0..300).map(|i| format!("<p>paragraph {i}</p>")).collect();
     let page = format!("<!doctype html><html><head></head><body>{long}</body></html>");
     let s = TestServer::start_with(&[], |root| std::fs::write(root.join("long.html"), &page).unwrap()).await;
@@ -365,8 +193,7 @@ async fn scroll_position_survives_a_reload() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn page_with_a_strict_csp_still_reloads() {
+pub async fn page_with_a_strict_csp_still_reloads() {
     let page = |v: &str| {
         format!(
             "<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'self'\">\
@@ -386,8 +213,7 @@ async fn page_with_a_strict_csp_still_reloads() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
+pub async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
     let backend = Backend::start(chat::app()).await;
     let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
     let s = TestServer::start_with(
@@ -455,8 +281,7 @@ async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
 
 /// Regression: a page carrying a stale token (a cached copy, or one that already had a tag) was
 /// refused by the reload socket and retried forever without ever reloading.
-#[tokio::test]
-async fn page_with_a_stale_token_reloads_once_then_stops_trying() {
+pub async fn page_with_a_stale_token_reloads_once_then_stops_trying() {
     let page = "<!doctype html><html><head>\
         <script>sessionStorage.loads = String((+sessionStorage.loads || 0) + 1)</script>\
         <script src=\"/__devserve/client.js\" data-token=\"stale\" data-seq=\"0\" defer></script>\
@@ -475,8 +300,7 @@ async fn page_with_a_stale_token_reloads_once_then_stops_trying() {
     tab.close().await;
 }
 
-#[tokio::test]
-async fn bad_gateway_page_reloads_when_the_backend_comes_up() {
+pub async fn bad_gateway_page_reloads_when_the_backend_comes_up() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -495,4 +319,84 @@ async fn bad_gateway_page_reloads_when_the_backend_comes_up() {
     tab.next_load().await;
     assert_eq!(tab.text().await, "backend up");
     tab.close().await;
+}
+
+/// The chat example keeps its rooms through a backend restart: both tabs reconnect with backoff,
+/// rejoin, and chat again without a reload.
+pub async fn chat_reconnects_and_rejoins_after_the_backend_restarts() {
+    let mut backend = Backend::start(chat::app()).await;
+    let port = backend.addr.port();
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
+    let s = TestServer::start_with(&["--proxy-ws", &format!("127.0.0.1:{port}")], |root| {
+        for entry in std::fs::read_dir(&site).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
+        }
+    })
+    .await;
+    let Some(mut ann) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let Some(mut bob) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let join = |name: &str| {
+        format!(
+            "() => {{ document.getElementById('name').value = '{name}'; document.getElementById('room').value = 'dev'; \
+             document.getElementById('join').requestSubmit(); return true; }}"
+        )
+    };
+    let status_is = |prefix: &str| {
+        format!(
+            "async () => {{ const ok = () => document.getElementById('status').textContent.startsWith({prefix:?}); \
+             while (!ok()) await new Promise(r => setTimeout(r, 20)); return true; }}"
+        )
+    };
+    let wait_for_line = |text: &str| {
+        format!(
+            "async () => {{ const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
+             while (!has()) await new Promise(r => setTimeout(r, 20)); return true; }}"
+        )
+    };
+    let say = |text: &str| {
+        format!(
+            "() => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); return true; }}"
+        )
+    };
+    let _: bool = ann.eval(&join("ann")).await;
+    let _: bool = bob.eval(&join("bob")).await;
+    let _: bool = ann.eval(&status_is("connected to dev")).await;
+    let _: bool = bob.eval(&status_is("connected to dev")).await;
+    let hidden: bool = ann
+        .eval("() => getComputedStyle(document.getElementById('join')).display === 'none'")
+        .await;
+    assert!(hidden, "the join form hides once joined");
+
+    backend.kill();
+    let _: bool = ann.eval(&status_is("disconnected")).await;
+    let _: bool = bob.eval(&status_is("disconnected")).await;
+    let _backend = Backend::start_on(chat::app(), port).await;
+    let _: bool = ann.eval(&status_is("connected to dev")).await;
+    let _: bool = bob.eval(&status_is("connected to dev")).await;
+    // Both rejoin on their own schedule: bob says something until ann, back in the room, hears it.
+    let mut heard = false;
+    for i in 0..50 {
+        let _: bool = bob.eval(&say(&format!("ping {i}"))).await;
+        heard = ann
+            .eval(
+                "async () => { for (let k = 0; k < 10; k++) { \
+                 if ([...document.querySelectorAll('#log li')].some(li => li.textContent.includes('ping'))) return true; \
+                 await new Promise(r => setTimeout(r, 20)); } return false; }",
+            )
+            .await;
+        if heard {
+            break;
+        }
+    }
+    assert!(heard, "ann hears bob again after the restart");
+    let _: bool = ann.eval(&say("after the restart")).await;
+    let _: bool = bob.eval(&wait_for_line("after the restart")).await;
+    assert!(!ann.loaded_since() && !bob.loaded_since(), "no reload needed");
+    ann.close().await;
+    bob.close().await;
 }
