@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use devserve::{Config, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
@@ -332,4 +334,73 @@ pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
         .expect("response in time")
         .unwrap();
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// devserve as a child process whose log lines are collected.
+pub struct Logged {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Logged {
+    pub fn spawn(mut cmd: std::process::Command) -> Logged {
+        let mut child = cmd
+            .env("RUST_LOG", "devserve=debug")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let port = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no URL: {}", log.lock().unwrap()));
+            if let Some(rest) = line.split("http://localhost:").nth(1) {
+                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+            }
+        };
+        Logged {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+            log,
+            lines: rx,
+        }
+    }
+
+    /// Waits (up to 10 s) for a log line containing `needle`; true once seen.
+    pub fn wait_for(&self, needle: &str) -> bool {
+        if self.log().contains(needle) {
+            return true;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

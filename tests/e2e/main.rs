@@ -1,9 +1,9 @@
-//! devserve in headless Chromium, and with the build tools people run (Vite, esbuild, Sass from
-//! npm): the injected client as a person sees it.
+//! End to end with what a test may not find on every machine: headless Chromium (the injected
+//! client as a person sees it), the build tools people run (Vite, esbuild, Sass from npm), and
+//! the operating system's help (a user namespace, a child running as `nobody`).
 //!
-//! A harness of its own (libtest-mimic), so that a test that cannot run here — no Chromium, or no
-//! npm tools — shows as *ignored*, not as passed. Under `CI=true` nothing is ignored: a missing
-//! browser or tool fails the test that needs it.
+//! A harness of its own (libtest-mimic), so that a test that cannot run here shows as *ignored*,
+//! not as passed. Under `CI=true` nothing is ignored: what is missing fails the test that needs it.
 //!
 //! The npm tools are looked for in `$DEVSERVE_TOOLS/node_modules/.bin` (default
 //! `~/.cache/devserve-tools`), where `.ci/run` installs them.
@@ -22,6 +22,7 @@ mod support;
 #[path = "../../examples/chat/server.rs"]
 mod chat;
 
+mod os;
 mod pages;
 mod tab;
 mod tabs;
@@ -33,6 +34,10 @@ enum Needs {
     Browser,
     /// The browser and the npm build tools.
     Tools,
+    /// A user namespace of its own (`unshare -Ur`).
+    UserNamespace,
+    /// Running a child as `nobody` (`setpriv`, as root).
+    Nobody,
 }
 
 /// Runs one async test on a runtime of its own, as `#[tokio::test]` would.
@@ -82,12 +87,21 @@ fn main() -> ExitCode {
         tools::rewrites_from_a_pausing_loop_reload_once,
         tools::files_from_a_separate_process_reload_once,
     ]);
+    all.extend(trials![Needs::UserNamespace => os::out_of_inotify_watches_falls_back_to_polling]);
+    all.extend(trials![Needs::Nobody => os::unreadable_folder_is_logged_and_the_rest_works]);
+    let (namespaces, nobody) = (os::user_namespaces(), os::can_run_as_nobody());
     let mut missing = Vec::new();
     if !browser {
         missing.push(format!("Chromium ({})", tab::chrome().display()));
     }
     if !tools {
         missing.push(format!("npm tools ({})", tools::dir().display()));
+    }
+    if !namespaces {
+        missing.push("user namespaces (unshare -Ur)".to_string());
+    }
+    if !nobody {
+        missing.push("running as nobody (setpriv, as root)".to_string());
     }
     if !missing.is_empty() {
         let how = if ci { "failing" } else { "ignoring" };
@@ -99,7 +113,12 @@ fn main() -> ExitCode {
     let trials = all
         .into_iter()
         .map(|(needs, trial)| {
-            let runnable = browser && (needs == Needs::Browser || tools);
+            let runnable = match needs {
+                Needs::Browser => browser,
+                Needs::Tools => browser && tools,
+                Needs::UserNamespace => namespaces,
+                Needs::Nobody => nobody,
+            };
             trial.with_ignored_flag(!runnable && !ci)
         })
         .collect();
