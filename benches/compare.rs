@@ -14,11 +14,17 @@
 //! 4. static throughput (wrk) on a 1 KiB file, a 1 MiB file and an HTML page (injected where the
 //!    server injects), with the ratio to nginx;
 //! 5. resident memory at rest, and start-up time and memory on a 25,000-file tree;
-//! 6. fan-out: 1,000 reload sockets, time until the last one hears of a save, and memory with them open.
+//! 6. fan-out: 1,000 reload sockets, time until the last one hears of a save, and memory with them open;
+//! 7. build tools and new pages (devserve, Vite, live-server): a new page, and a save through
+//!    `vite build --watch` and `esbuild --watch` → the tab showing the result, and the bad loads
+//!    on the way ([`builds`]).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
+
+#[path = "compare/builds.rs"]
+mod builds;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -128,8 +134,15 @@ fn cargo_peer(bin: &str) -> PathBuf {
     peers_dir().join("cargo/bin").join(bin)
 }
 
-/// Starts `tool` over `root` and waits until it answers `/`.
+/// Starts `tool` over `root` and waits until it answers `/`. devserve runs with `--reload-all`:
+/// every tab reloads on every change, as with the peers, since the burst rows count batches (a
+/// burst of pages the tab does not use would otherwise reload it 0 times).
 async fn start(tool: Tool, root: &Path) -> Running {
+    start_with(tool, root, true).await
+}
+
+/// [`start`], with devserve's `--reload-all` or without.
+async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
     let port = free_port();
     let node = |script: &str| {
         let mut c = Command::new("node");
@@ -141,9 +154,10 @@ async fn start(tool: Tool, root: &Path) -> Running {
     let mut cmd = match tool {
         Tool::Devserve => {
             let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
-            // Every tab reloads on every change, as with the peers: the burst rows count batches,
-            // and a burst of pages the tab does not use would otherwise reload it 0 times.
-            c.args([&root_s, "--port", &port.to_string(), "-q", "--reload-all"]);
+            c.args([&root_s, "--port", &port.to_string(), "-q"]);
+            if reload_all {
+                c.arg("--reload-all");
+            }
             c
         }
         Tool::Vite => {
@@ -1092,7 +1106,19 @@ async fn main() {
         }
     }
 
-    let report = render(&rows, nginx_rps);
+    let mut build_rows = Vec::new();
+    if want("builds") {
+        for &tool in tools.iter().filter(|&&t| builds::measured(t)) {
+            eprintln!("== build tools and new pages: {}", tool.name());
+            build_rows.push(builds::measure(&browser, tool).await);
+        }
+    }
+
+    let mut report = render(&rows, nginx_rps);
+    if !build_rows.is_empty() {
+        report.push_str(&builds::render(&build_rows));
+    }
+    report.push_str(include_str!("../bench/measurements.md"));
     println!("{report}");
     if let Some(out) = out {
         std::fs::write(&out, report).unwrap();

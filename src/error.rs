@@ -81,6 +81,15 @@ pub(crate) enum ServeError {
     /// A `Host` that does not name this machine (DNS rebinding).
     #[error("devserve does not answer requests for the host `{host}`")]
     ForeignHost { host: String },
+    /// HTTP/1.1 without `Host`.
+    #[error("an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)")]
+    MissingHost,
+    /// Another site's page asking for devserve's files (a script, an image, a fetch).
+    #[error("devserve's files are for pages of this site only")]
+    CrossSite,
+    /// A request body that breaks HTTP's framing (a malformed chunk).
+    #[error("the request body is malformed")]
+    BadBody,
     /// The reload socket asked for by another site's page.
     #[error("the reload socket only serves this server's own pages")]
     ForeignOrigin,
@@ -107,7 +116,10 @@ impl ServeError {
             ServeError::ForeignHost { .. } | ServeError::ForeignOrigin | ServeError::StaleToken => {
                 StatusCode::FORBIDDEN
             }
-            ServeError::NotUpgradable => StatusCode::BAD_REQUEST,
+            ServeError::NotUpgradable | ServeError::MissingHost | ServeError::BadBody => {
+                StatusCode::BAD_REQUEST
+            }
+            ServeError::CrossSite => StatusCode::FORBIDDEN,
             ServeError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ServeError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ServeError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,

@@ -30,6 +30,10 @@ pub(crate) const DEFAULT_PORT: u16 = 8080;
 pub(crate) const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(2);
 /// How long a backend may take to start answering before devserve answers 504.
 pub(crate) const DEFAULT_PROXY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a peer may take to send a whole request head: a browser sends one in a single write;
+/// a peer that dribbles it (slowloris) is dropped after this. nginx's default is 60 s; devserve
+/// serves one machine or a LAN, where 10 s is ample for anything alive.
+pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The listen address when `--host` is not given.
 const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -67,6 +71,10 @@ pub struct Config {
     pub timestamps: bool,
     /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
     pub keys: bool,
+    /// How long a peer may take to send a request head before its connection is dropped.
+    pub head_timeout: Duration,
+    /// Connections open at once, at most; `None`: 4,096, or fewer when the open-file limit is low.
+    pub max_connections: Option<usize>,
     pub debounce: Duration,
     /// `Some(interval)` forces the polling watcher.
     pub poll: Option<Duration>,
@@ -97,6 +105,8 @@ impl Config {
             open: None,
             timestamps: false,
             keys: false,
+            head_timeout: HEAD_TIMEOUT,
+            max_connections: None,
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
             proxies: Vec::new(),

@@ -1,6 +1,7 @@
 //! Finding a file under ROOT: resolved, kept inside ROOT, and read when it is read whole — in
 //! one trip to the blocking pool.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::paths::contained;
@@ -22,11 +23,11 @@ pub(super) struct FoundFile {
 /// What [`locate`] did with a file's content, as [`reads_whole`] decided.
 pub(super) enum Content {
     /// Read whole; the open file is kept when it is large enough to be sent with sendfile(2).
-    Read(Vec<u8>, Option<std::fs::File>),
+    Read(Vec<u8>, Option<File>),
     /// To be read whole, but the read failed.
     Unreadable,
-    /// Too large: streamed from disk.
-    Stream,
+    /// Too large: streamed from the file opened (and checked) here.
+    Stream(File),
 }
 
 pub(super) enum Found {
@@ -51,18 +52,18 @@ pub(super) async fn locate(root: &Path, segments: &[String], index: bool, inject
     let mut path = root.clone();
     path.extend(segments);
     let found = tokio::task::spawn_blocking(move || {
-        let Some((canonical, meta)) = resolve(&root, &path) else {
+        let Some(opened) = open_contained(&root, &path) else {
             return Found::Missing;
         };
-        if meta.is_dir() {
+        if opened.meta.is_dir() {
             let index = index
-                .then(|| resolve(&root, &canonical.join("index.html")))
+                .then(|| open_contained(&root, &opened.real.join("index.html")))
                 .flatten()
-                .filter(|(_, meta)| meta.is_file())
-                .map(|(path, meta)| read_found(path, meta, injects));
-            Found::Dir(canonical, index)
-        } else if meta.is_file() {
-            Found::File(read_found(canonical, meta, injects))
+                .filter(|index| index.meta.is_file())
+                .map(|index| read_found(index, injects));
+            Found::Dir(opened.real, index)
+        } else if opened.meta.is_file() {
+            Found::File(read_found(opened, injects))
         } else {
             Found::Missing
         }
@@ -70,44 +71,72 @@ pub(super) async fn locate(root: &Path, segments: &[String], index: bool, inject
     found.await.unwrap_or(Found::Missing)
 }
 
-/// The canonical path and metadata of `path`, if it exists and resolves inside ROOT to something
-/// that is not hidden. Blocking.
-fn resolve(root: &Path, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
-    let canonical = std::fs::canonicalize(path).ok()?;
-    if !contained(root, &canonical) {
+/// A file or folder opened under ROOT, and what it really is.
+struct Opened {
+    /// The path of what was opened, every symlink resolved.
+    real: PathBuf,
+    file: File,
+    meta: std::fs::Metadata,
+}
+
+/// Opens `path` if what it leads to lies inside ROOT and is not hidden. Blocking.
+///
+/// The check is made on the file actually opened (its descriptor's path), not on a name resolved
+/// beforehand: a symlink swapped in between a check and an open cannot lead out of ROOT. An
+/// in-root symlink to an in-root file is served.
+fn open_contained(root: &Path, path: &Path) -> Option<Opened> {
+    let file = File::open(path).ok()?;
+    let real = real_path(&file, path)?;
+    if !contained(root, &real) {
         let shown = path.strip_prefix(root).unwrap_or(path);
         tracing::debug!(path = %shown.display(), "refused: resolves outside ROOT or to a hidden file");
         return None;
     }
-    let meta = std::fs::metadata(&canonical).ok()?;
-    Some((canonical, meta))
+    let meta = file.metadata().ok()?;
+    Some(Opened { real, file, meta })
+}
+
+/// The path of the file `file` is open on: on Linux, from `/proc/self/fd`, which names what the
+/// descriptor refers to; where that cannot be read (no /proc), the name resolved again.
+fn real_path(file: &File, opened_as: &Path) -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            return Some(real);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+    std::fs::canonicalize(opened_as).ok()
 }
 
 /// A found file, read when it is read whole. Blocking.
-fn read_found(path: PathBuf, meta: std::fs::Metadata, injects: bool) -> FoundFile {
-    let mime = mime_of(&path);
+fn read_found(opened: Opened, injects: bool) -> FoundFile {
+    let Opened { real, mut file, meta } = opened;
+    let mime = mime_of(&real);
     let content = if !reads_whole(&mime, meta.len(), injects) {
-        Content::Stream
+        Content::Stream(file)
     } else {
-        read_whole(&path).map_or(Content::Unreadable, |(bytes, file)| Content::Read(bytes, file))
+        read_whole(&mut file).map_or(Content::Unreadable, |bytes| {
+            let keep = bytes.len() >= super::sendfile::MIN_LEN;
+            Content::Read(bytes, keep.then_some(file))
+        })
     };
     FoundFile {
-        path,
+        path: real,
         meta,
         mime,
         content,
     }
 }
 
-/// A file's content, and the open file itself when it is large enough to be sent from it later.
-/// Blocking.
-fn read_whole(path: &Path) -> std::io::Result<(Vec<u8>, Option<std::fs::File>)> {
+/// A file's content. Blocking.
+fn read_whole(file: &mut File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
-    let keep = bytes.len() >= super::sendfile::MIN_LEN;
-    Ok((bytes, keep.then_some(file)))
+    Ok(bytes)
 }
 
 /// The type a file is served with: by its extension (mime_guess), except where that is not what
@@ -132,6 +161,23 @@ pub(super) fn is_page(mime: &mime_guess::Mime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The check is on what was opened: a path through a symlink out of ROOT is refused whatever
+    /// its name says, and one to a file inside ROOT is served.
+    #[test]
+    fn what_is_opened_is_what_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "s").unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("out.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("in.txt")).unwrap();
+        let root = root.canonicalize().unwrap();
+        assert!(open_contained(&root, &root.join("out.txt")).is_none());
+        let inside = open_contained(&root, &root.join("in.txt")).unwrap();
+        assert_eq!(inside.real, root.join("a.txt"));
+    }
 
     #[test]
     fn scripts_in_typescript_are_scripts() {

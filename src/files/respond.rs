@@ -46,9 +46,9 @@ pub(super) async fn serve_file(
         )
     };
 
-    match content {
+    let file = match content {
         Content::Unreadable => return gone(),
-        Content::Stream => {}
+        Content::Stream(file) => file,
         Content::Read(bytes, file) => {
             let (etag, content_type) = (content_etag(&bytes, None), content_type(&mime, Some(&bytes)));
             let mut entry = Cached::new(
@@ -70,12 +70,10 @@ pub(super) async fn serve_file(
             };
             return respond(page, &entry);
         }
-    }
-
-    // Large files stream from disk, validated by size and mtime.
-    let Ok(mut file) = tokio::fs::File::open(&path).await else {
-        return gone();
     };
+
+    // Large files stream from the file opened and checked, validated by size and mtime.
+    let mut file = tokio::fs::File::from_std(file);
     let len = meta.len();
     let etag = stat_etag(modified, len);
     let mut reply = Reply::ok()

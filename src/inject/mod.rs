@@ -74,18 +74,114 @@ pub(crate) fn as_xml(tag: Vec<u8>) -> Vec<u8> {
 
 /// Returns `html` with `tag` inserted before the last `</head>`, else before the last `</body>`,
 /// else at the end. A page that already carries the client is returned unchanged.
+///
+/// A page in UTF-16 (a byte-order mark, or the zero bytes ASCII text has in it) gets the tag in
+/// UTF-16 of its byte order, so the page stays readable; an odd-length one is left as it is.
 pub(crate) fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
-    if already_injected(html) {
+    let Some(order) = utf16_order(html) else {
+        if already_injected(html) {
+            return html.to_vec();
+        }
+        let at = rfind_ci(html, b"</head>")
+            .or_else(|| rfind_ci(html, b"</body>"))
+            .unwrap_or(html.len());
+        return spliced(html, at, tag);
+    };
+    if html.len() % 2 != 0 {
+        tracing::debug!("a UTF-16 page of odd length is served without the client");
         return html.to_vec();
     }
-    let at = rfind_ci(html, b"</head>")
-        .or_else(|| rfind_ci(html, b"</body>"))
+    let wide = |ascii: &[u8]| encode_utf16(ascii, order);
+    if find_aligned(html, &wide(format!(r#"src="{CLIENT_JS_PATH}""#).as_bytes())).is_some() {
+        return html.to_vec();
+    }
+    let at = rfind_ci_utf16(html, b"</head>", order)
+        .or_else(|| rfind_ci_utf16(html, b"</body>", order))
         .unwrap_or(html.len());
+    spliced(html, at, &wide(tag))
+}
+
+/// `html` with `tag` inserted at byte `at`.
+fn spliced(html: &[u8], at: usize, tag: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(html.len() + tag.len());
     out.extend_from_slice(&html[..at]);
     out.extend_from_slice(tag);
     out.extend_from_slice(&html[at..]);
     out
+}
+
+/// The byte order of UTF-16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    Little,
+    Big,
+}
+
+/// The byte order when `html` is UTF-16: by its byte-order mark, or, without one, by the zero
+/// bytes that the ASCII of markup has in UTF-16 (`<\0h\0` is little-endian).
+pub(crate) fn utf16_order(html: &[u8]) -> Option<Order> {
+    match html {
+        [0xFF, 0xFE, ..] => return Some(Order::Little),
+        [0xFE, 0xFF, ..] => return Some(Order::Big),
+        _ => {}
+    }
+    let head = &html[..html.len().min(128) & !1];
+    if head.len() < 8 {
+        return None;
+    }
+    let pairs = head.len() / 2;
+    let zero_odd = head.chunks(2).filter(|p| p[1] == 0 && p[0] != 0).count();
+    let zero_even = head.chunks(2).filter(|p| p[0] == 0 && p[1] != 0).count();
+    if zero_odd * 10 >= pairs * 9 {
+        Some(Order::Little)
+    } else if zero_even * 10 >= pairs * 9 {
+        Some(Order::Big)
+    } else {
+        None
+    }
+}
+
+/// ASCII text as UTF-16 in `order`.
+fn encode_utf16(ascii: &[u8], order: Order) -> Vec<u8> {
+    ascii
+        .iter()
+        .flat_map(|&b| match order {
+            Order::Little => [b, 0],
+            Order::Big => [0, b],
+        })
+        .collect()
+}
+
+/// The first occurrence of `needle` at an even offset.
+fn find_aligned(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - needle.len())
+        .step_by(2)
+        .find(|&i| &haystack[i..i + needle.len()] == needle)
+}
+
+/// The last occurrence, at an even offset, of ASCII `needle` in UTF-16, ignoring ASCII case.
+fn rfind_ci_utf16(haystack: &[u8], needle: &[u8], order: Order) -> Option<usize> {
+    let len = needle.len() * 2;
+    if len > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - len)
+        .rev()
+        .step_by(1)
+        .filter(|i| i % 2 == 0)
+        .find(|&i| {
+            needle.iter().enumerate().all(|(k, &want)| {
+                let (lo, hi) = (haystack[i + 2 * k], haystack[i + 2 * k + 1]);
+                let (unit_low, unit_high) = match order {
+                    Order::Little => (lo, hi),
+                    Order::Big => (hi, lo),
+                };
+                unit_high == 0 && unit_low.eq_ignore_ascii_case(&want)
+            })
+        })
 }
 
 /// True when the page already loads the client (a page served by another devserve, say).
@@ -201,6 +297,37 @@ mod tests {
         assert!(!is_html(&h));
     }
 
+    #[test]
+    fn a_utf16_page_gets_the_tag_in_utf16() {
+        let page = "<html><head><title>é</title></head><body>x</body></html>";
+        for (order, bom) in [(Order::Little, [0xFF, 0xFE]), (Order::Big, [0xFE, 0xFF])] {
+            let units: Vec<u16> = page.encode_utf16().collect();
+            let encode = |units: &[u16]| -> Vec<u8> {
+                units
+                    .iter()
+                    .flat_map(|u| match order {
+                        Order::Little => u.to_le_bytes(),
+                        Order::Big => u.to_be_bytes(),
+                    })
+                    .collect()
+            };
+            for with_bom in [true, false] {
+                let mut bytes = if with_bom { bom.to_vec() } else { Vec::new() };
+                bytes.extend(encode(&units));
+                assert_eq!(utf16_order(&bytes), Some(order));
+                let out = inject(&bytes, TAG);
+                let want = page.replace("</head>", &format!("{}</head>", String::from_utf8_lossy(TAG)));
+                let mut expected = if with_bom { bom.to_vec() } else { Vec::new() };
+                expected.extend(encode(&want.encode_utf16().collect::<Vec<_>>()));
+                assert_eq!(out, expected, "{order:?}, BOM {with_bom}");
+                assert_eq!(inject(&out, TAG), out, "never twice");
+            }
+        }
+        assert_eq!(utf16_order(b"<html><head></head></html>"), None);
+        let odd = [0xFF, 0xFE, b'<', 0, b'p'];
+        assert_eq!(inject(&odd, TAG), odd.to_vec(), "left as it is");
+    }
+
     proptest! {
         /// Output is the input plus exactly one tag: removing the tag at its position gives the
         /// input back, byte for byte.
@@ -211,6 +338,7 @@ mod tests {
             if head { page.extend_from_slice(b"</head>"); }
             if body { page.extend_from_slice(b"<p></body>"); }
             prop_assume!(!already_injected(&page));
+            prop_assume!(utf16_order(&page).is_none());
             let out = inject(&page, TAG);
             prop_assert_eq!(out.len(), page.len() + TAG.len());
             let at = find(&out, TAG).unwrap();
@@ -218,6 +346,26 @@ mod tests {
             back.extend_from_slice(&out[at + TAG.len()..]);
             prop_assert_eq!(back, page.clone());
             prop_assert!(out[at + TAG.len()..].windows(TAG.len()).all(|w| w != TAG));
+        }
+
+        /// Whatever the bytes — UTF-16 or not — the page comes back with every byte kept and one
+        /// tag added in its encoding, or untouched.
+        #[test]
+        fn every_byte_is_kept_and_one_tag_added_or_none(page in proptest::collection::vec(any::<u8>(), 0..300),
+                                                        wide in any::<bool>()) {
+            let page: Vec<u8> = if wide { page.iter().flat_map(|&b| [b & 0x7f, 0]).collect() } else { page };
+            let out = inject(&page, TAG);
+            let tag = match utf16_order(&page) {
+                Some(order) => encode_utf16(TAG, order),
+                None => TAG.to_vec(),
+            };
+            if out != page {
+                prop_assert_eq!(out.len(), page.len() + tag.len());
+                let at = (0..=out.len() - tag.len()).find(|&i| out[i..].starts_with(&tag)).unwrap();
+                let mut back = out[..at].to_vec();
+                back.extend_from_slice(&out[at + tag.len()..]);
+                prop_assert_eq!(back, page);
+            }
         }
     }
 }

@@ -12,8 +12,10 @@ use axum::response::Response;
 use super::headers::{is_upgrade, set_forwarded, strip_hop_by_hop};
 use super::rule::ProxyRule;
 use super::{bad_gateway, gateway_timeout, root_cause, Proxy};
+use crate::error::ServeError;
 use crate::inject::body::inject_response;
 use crate::inject::is_html;
+use crate::web::pages::render;
 use crate::web::request::wants_injection;
 use crate::web::Page;
 
@@ -90,6 +92,10 @@ pub(super) async fn forward(
     let resp = match tokio::time::timeout(proxy.timeout, proxy.client.request(upstream)).await {
         Err(_) => return gateway_timeout(&page, &authority, proxy.timeout),
         Ok(Err(e)) => {
+            if client_body_failed(&e) {
+                // The client's own body broke HTTP's framing: its fault, not the backend's.
+                return render(&ServeError::BadBody, &page);
+            }
             let why = if e.is_connect() {
                 "connection refused".to_string()
             } else {
@@ -99,6 +105,13 @@ pub(super) async fn forward(
         }
         Ok(Ok(resp)) => resp,
     };
+    let status = resp.status();
+    if status.as_u16() >= 600 || status == StatusCode::SWITCHING_PROTOCOLS {
+        // A status no client knows, or a protocol switch nobody asked for (a tunnel past the
+        // Host check): neither is passed on.
+        let why = format!("it answered with status {}", status.as_u16());
+        return bad_gateway(&page, &authority, &why);
+    }
     let (mut parts, body) = resp.into_parts();
     if parts.headers.contains_key(header::TRANSFER_ENCODING) {
         // Sent with both, the length is the one to distrust (RFC 9112 §6.3); hyper re-frames.
@@ -121,4 +134,19 @@ pub(super) async fn forward(
         };
     }
     Response::from_parts(parts, Body::new(body))
+}
+
+/// True when forwarding failed because reading the client's request body failed.
+fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_user() || h.is_parse())
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }

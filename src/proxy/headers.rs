@@ -18,8 +18,13 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// True for a WebSocket upgrade, the one upgrade devserve passes on. Any other (`h2c`, say) would
+/// be a tunnel of another protocol past the Host check: its headers are dropped as hop-by-hop,
+/// and the request goes on as a plain one.
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
         && headers
             .get_all(header::CONNECTION)
             .iter()
@@ -44,6 +49,10 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Headers a client could use to pass itself off as someone else to the backend: devserve says
+/// who the client is in `X-Forwarded-For`, and nothing else may claim otherwise.
+const CLAIMS: &[&str] = &["forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto"];
+
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
     client_ip: Option<IpAddr>,
@@ -58,6 +67,9 @@ pub(crate) fn set_forwarded(
             headers.insert("x-forwarded-for", v);
         }
     }
+    for name in CLAIMS {
+        headers.remove(*name);
+    }
     if let Some(host) = original_host {
         headers.insert("x-forwarded-host", host);
     }
@@ -67,6 +79,40 @@ pub(crate) fn set_forwarded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_websocket_upgrades_are_upgrades() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "Upgrade".parse().unwrap());
+        h.insert("upgrade", "WebSocket".parse().unwrap());
+        assert!(is_upgrade(&h));
+        h.insert("upgrade", "h2c".parse().unwrap());
+        assert!(!is_upgrade(&h));
+        h.remove("connection");
+        h.insert("upgrade", "websocket".parse().unwrap());
+        assert!(!is_upgrade(&h), "Connection must say upgrade");
+    }
+
+    #[test]
+    fn a_client_cannot_claim_to_be_someone_else() {
+        let mut h = HeaderMap::new();
+        h.insert("forwarded", "for=10.0.0.1".parse().unwrap());
+        h.insert("x-real-ip", "10.0.0.1".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        h.insert("x-forwarded-for", "10.0.0.9".parse().unwrap());
+        set_forwarded(
+            &mut h,
+            Some("127.0.0.1".parse().unwrap()),
+            Some("localhost:8080".parse().unwrap()),
+        );
+        assert!(h.get("forwarded").is_none() && h.get("x-real-ip").is_none());
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(
+            h["x-forwarded-for"], "10.0.0.9, 127.0.0.1",
+            "the chain, with the real peer last"
+        );
+        assert_eq!(h["x-forwarded-host"], "localhost:8080");
+    }
 
     #[test]
     fn hop_by_hop_headers_go_including_those_named_in_connection() {

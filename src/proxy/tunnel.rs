@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tower::Service;
@@ -63,6 +63,15 @@ pub(super) async fn tunnel(
             _ = shutdown.cancelled() => {}
         }
     });
-    let (parts, _) = resp.into_parts();
+    let (mut parts, _) = resp.into_parts();
+    // Hop-by-hop headers describe the backend's connection, not the client's: the client is
+    // told of the switch and nothing else of that kind.
+    strip_hop_by_hop(&mut parts.headers);
+    parts
+        .headers
+        .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    parts
+        .headers
+        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     Response::from_parts(parts, Body::empty())
 }

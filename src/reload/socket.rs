@@ -23,10 +23,10 @@ use crate::security::{origin_allowed, request_host, token_matches};
 
 /// Largest frame a tab may send (the channel is push-only; client frames are read and dropped).
 const MAX_CLIENT_FRAME: usize = 4 * 1024;
-/// The socket's read buffer. tungstenite's default is 128 KiB, and it zero-fills the unused part
-/// of the buffer before every read: a tab cost 136 KiB resident, and every batch sent cost each
-/// socket a 128 KiB memset when its task looked for client frames again (half of devserve's time
-/// telling 1,000 tabs; see BENCHMARKS.md). The client sends nothing but a close frame.
+/// The socket's read buffer. tungstenite's default (128 KiB) is zero-filled before every read,
+/// which costs every open tab memory and every batch a memset per socket (figures in
+/// BENCHMARKS.md, "Measurements behind some constants"). The client sends nothing but a close
+/// frame.
 const READ_BUFFER: usize = 1024;
 
 /// What the reload socket needs: the hub it relays, the token pages carry, and the server's

@@ -16,10 +16,9 @@ use std::time::{Duration, Instant};
 use axum::body::HttpBody as _;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use tower::{Service, ServiceExt};
 use tower_http::set_header::SetResponseHeader;
@@ -105,20 +104,14 @@ impl Service<Request> for App {
 impl App {
     /// The answer to one request, and the backend it goes to, if any.
     fn dispatch(&mut self, req: Request) -> (<Self as Service<Request>>::Future, Option<String>) {
-        if let Some(refused) = refuse_foreign_host(req.headers(), &self.allowed_hosts) {
-            let page = Page::new(
-                req.headers(),
-                req.uri().path(),
-                req.method() == Method::HEAD,
-                None,
-            );
-            let response = render(&refused, &page);
+        let head = req.method() == Method::HEAD;
+        if let Some(refused) =
+            refuse_foreign_host(req.headers(), &self.allowed_hosts).or_else(|| refuse_malformed(&req))
+        {
+            let response = render(&refused, &Page::new(req.headers(), req.uri().path(), head, None));
             return (Box::pin(std::future::ready(Ok(response))), None);
         }
         let path = req.uri().path();
-        if path.starts_with(RESERVED_PREFIX) {
-            return (Box::pin(self.reserved.clone().oneshot(req)), None);
-        }
         if let Some(rule) = self.proxy.route(path).cloned() {
             let backend = rule.target.authority();
             let (proxy, peer) = (self.proxy.clone(), self.peer);
@@ -127,9 +120,50 @@ impl App {
                 Some(backend),
             );
         }
+        // From here on, devserve's own answers.
+        if refuse_cross_site(req.headers()) {
+            let response = render(
+                &ServeError::CrossSite,
+                &Page::new(req.headers(), path, head, None),
+            );
+            return (Box::pin(std::future::ready(Ok(same_site_only(response)))), None);
+        }
+        if path.starts_with(RESERVED_PREFIX) {
+            let answer = self.reserved.clone().oneshot(req);
+            return (Box::pin(async move { answer.await.map(same_site_only) }), None);
+        }
         let files = self.files.clone();
-        (Box::pin(async move { Ok(files.serve(req).await) }), None)
+        (
+            Box::pin(async move { Ok(same_site_only(files.serve(req).await)) }),
+            None,
+        )
     }
+}
+
+/// A request HTTP/1.1 forbids: one without `Host` (RFC 9112 §3.2).
+fn refuse_malformed(req: &Request) -> Option<ServeError> {
+    (req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST))
+        .then_some(ServeError::MissingHost)
+}
+
+/// True for a request another site's page makes for devserve's own files, other than a
+/// navigation: a `<script src>` of another site could otherwise run the served source and read
+/// it back (webpack-dev-server, CVE-2025-30359). Another port of localhost is the same site. A
+/// browser sends `Sec-Fetch-Site` only towards trustworthy origins (localhost, https); towards
+/// plain http on a LAN address, `Cross-Origin-Resource-Policy` is what stops the read.
+fn refuse_cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    let mode = headers.get("sec-fetch-mode").map(|v| v.as_bytes());
+    site == Some(b"cross-site") && mode != Some(b"navigate")
+}
+
+/// devserve's own answers may be used by pages of the same site only.
+fn same_site_only(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry("cross-origin-resource-policy")
+        .or_insert(HeaderValue::from_static("same-site"));
+    response
 }
 
 /// One line per request at `-v`: method, path, status, size, time, and the backend it went to.
@@ -150,22 +184,14 @@ fn log_request(method: &Method, path: &str, response: &Response, backend: Option
     );
 }
 
-/// One [`App`] per connection, knowing its peer.
-impl<L: Listener<Addr = SocketAddr>> Service<IncomingStream<'_, L>> for App {
-    type Response = Served;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Served, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
-        let app = App {
-            peer: Some(*stream.remote_addr()),
-            ..self.clone()
-        };
-        std::future::ready(Ok(app.served()))
+impl App {
+    /// The application for one connection from `peer`.
+    pub(crate) fn for_peer(self, peer: SocketAddr) -> Served {
+        App {
+            peer: Some(peer),
+            ..self
+        }
+        .served()
     }
 }
 

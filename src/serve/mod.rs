@@ -8,16 +8,15 @@
 
 mod announce;
 mod app;
+pub(crate) mod connections;
 mod keys;
 mod listener;
 mod shutdown;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -113,28 +112,19 @@ pub async fn run(
     if config.keys {
         keys::spawn(hub, url, shutdown.clone());
     }
-    // No Nagle delay: a reload message, or the last part of a large file, goes out at once
-    // rather than waiting for the peer to acknowledge what came before.
-    let listener = sendfile::Listener::new(listener, regions).tap_io(|stream| {
-        if let Err(e) = stream.tcp().set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY not set: {e}");
-        }
-    });
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    // Graceful shutdown waits for every open connection, and a proxied event stream never ends:
-    // after the grace period the rest are dropped.
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    let listener = sendfile::Listener::new(listener, regions);
+    let conns = TaskTracker::new();
+    let limits = connections::Limits {
+        head_timeout: config.head_timeout,
+        max_connections: config
+            .max_connections
+            .unwrap_or_else(connections::default_max_connections),
+        grace: SHUTDOWN_GRACE,
     };
-    tokio::select! {
-        served = serve => if let Err(e) = served {
-            tracing::error!("server stopped: {e}");
-        },
-        _ = deadline => tracing::debug!("closed the connections still open after {SHUTDOWN_GRACE:?}"),
-    }
+    connections::serve(listener, app, limits, shutdown.clone(), conns.clone()).await;
+    // Each connection finishes its request, within the grace period.
+    conns.close();
+    conns.wait().await;
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())

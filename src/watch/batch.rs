@@ -58,11 +58,22 @@ pub(super) struct Pending {
     pub(super) lost: bool,
     /// How many paths were removed and not (yet) written again.
     removals: usize,
+    /// How many of those are pages (`.html`): what a tab shows.
+    removed_pages: usize,
+    /// Something arrived after a removal: the build that emptied a folder is writing it anew.
+    refilled: bool,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
         self.paths.is_empty() && !self.lost
+    }
+
+    /// True while the batch waits for removed files to be replaced: a page that is gone and not
+    /// back, or a removal that nothing has followed yet. Hashed assets a build removed for good
+    /// do not hold the batch once the build writes again.
+    fn awaits_replacements(&self) -> bool {
+        self.removed_pages > 0 || (self.removals > 0 && !self.refilled)
     }
 
     /// How many things the batch holds, for the size of its quiet window.
@@ -88,7 +99,7 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
     // save, and the batch it starts waits as a burst does.
     let mut last_sent: Option<Instant> = None;
     loop {
-        let quiet = writing.quiet(pending.len(), pending.removals > 0, debounce);
+        let quiet = writing.quiet(pending.len(), pending.awaits_replacements(), debounce);
         let due = if !pending.is_empty() {
             let settled = (last + quiet).min(first + BATCH_CAP);
             Some(guard.earliest().map_or(settled, |earliest| settled.max(earliest)))
@@ -338,10 +349,22 @@ fn record(pending: &mut Pending, watching: &Watching, kind: EventKind, path: Pat
         EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder)
     );
     let walk = arrived && !seen.walked && path != watching.root;
+    let page = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
     match (was_removed, now_removed) {
-        (false, true) => pending.removals += 1,
-        (true, false) => pending.removals -= 1,
+        (false, true) => {
+            pending.removals += 1;
+            pending.removed_pages += usize::from(page);
+        }
+        (true, false) => {
+            pending.removals -= 1;
+            pending.removed_pages -= usize::from(page);
+        }
         _ => {}
+    }
+    if arrived && pending.removals > 0 {
+        pending.refilled = true;
     }
     walk.then_some(path)
 }

@@ -18,13 +18,16 @@ use crate::error::ServeError;
 use crate::inject::inject;
 
 /// One look for every page devserve writes, light or dark as the system is.
-const PAGE_CSS: &str = ":root{color-scheme:light dark;--fg:#1f1f1f;--bg:#fff;--muted:#6b6b6b;--link:#0b57d0;--code:#f1f3f4;--line:#e3e3e3}\
+const PAGE_CSS: &str = ":root{color-scheme:light dark;--fg:#1f1f1f;--bg:#fff;--muted:#6b6b6b;--link:#0b57d0;--code:#e9ebee;--line:#e3e3e3}\
 @media (prefers-color-scheme:dark){:root{--fg:#e3e3e3;--bg:#1b1b1d;--muted:#9aa0a6;--link:#8ab4f8;--code:#2d2e31;--line:#3c4043}}\
 body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:52rem;padding:0 1rem;color:var(--fg);background:var(--bg)}\
 h1{font-size:1.3rem;font-weight:600}a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}\
-code{background:var(--code);padding:0 .3em;border-radius:3px;white-space:nowrap}.meta{color:var(--muted);font-size:.85rem}\
-table{border-collapse:collapse;width:100%}td{padding:.2rem .75rem .2rem 0;border-bottom:1px solid var(--line)}\
-td.n,td.d{color:var(--muted);white-space:nowrap;font-variant-numeric:tabular-nums}td.n{text-align:right}.dir{font-weight:600}";
+code{background:var(--code);padding:0 .3em;border-radius:3px;white-space:nowrap}\
+code.path{white-space:normal;overflow-wrap:anywhere;box-decoration-break:clone;-webkit-box-decoration-break:clone}h1{overflow-wrap:anywhere}.meta{color:var(--muted);font-size:.85rem}\
+table{border-collapse:collapse;width:100%}td,th{padding:.2rem .75rem .2rem 0;border-bottom:1px solid var(--line)}\
+th{text-align:left;font-weight:500;color:var(--muted);font-size:.85rem}td:first-child{overflow-wrap:anywhere}\
+td:last-child,th:last-child{padding-right:0}td.n,td.d{color:var(--muted);white-space:nowrap;font-variant-numeric:tabular-nums}\
+td.n,th.n{text-align:right}.dir{font-weight:600}";
 
 /// What a page devserve writes stands for, named in its `<meta name="devserve-page">`: the
 /// client reloads a 404 when its path appears and a listing when its folder changes.
@@ -102,7 +105,7 @@ fn page_for(error: &ServeError) -> Option<(String, String, Kind)> {
         ServeError::NotFound { path } => {
             let shown = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
             let body = format!(
-                "<h1>404 — not found</h1>\n<p>Nothing is served at <code>{}</code>. This tab reloads by itself when the file appears.</p>\n<p><a href=\"/\">Back to /</a></p>",
+                "<h1>404 — not found</h1>\n<p>Nothing is served at <code class=\"path\">{}</code>. This tab reloads by itself when the file appears.</p>\n<p><a href=\"/\">Back to /</a></p>",
                 escape_html(&shown)
             );
             (title, body, Kind::NotFound)
@@ -129,7 +132,7 @@ fn page_for(error: &ServeError) -> Option<(String, String, Kind)> {
         ServeError::Hidden { path } => {
             let shown = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
             let body = format!(
-                "<h1>404 — hidden</h1>\n<p><code>{}</code> is hidden: devserve never serves files or folders whose \
+                "<h1>404 — hidden</h1>\n<p><code class=\"path\">{}</code> is hidden: devserve never serves files or folders whose \
                  names start with a dot (<code>.env</code>, <code>.git/</code>).</p>\n<p><a href=\"/\">Back to /</a></p>",
                 escape_html(&shown)
             );
@@ -219,7 +222,10 @@ pub(crate) fn listing(page: &Page<'_>, url_path: &str, mut entries: Vec<Entry>) 
     let shown = percent_encoding::percent_decode_str(url_path)
         .decode_utf8_lossy()
         .into_owned();
-    let mut body = format!("<h1>Index of {}</h1>\n<table>\n", escape_html(&shown));
+    let mut body = format!(
+        "<h1>Index of {}</h1>\n<table>\n<tr><th>Name</th><th class=\"n\">Size</th><th>Modified</th></tr>\n",
+        escape_html(&shown)
+    );
     if url_path != "/" {
         body.push_str("<tr><td><a class=\"dir\" href=\"../\">../</a></td><td class=\"n\"></td><td class=\"d\"></td></tr>\n");
     }
@@ -316,7 +322,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         let html = body(r).await;
         assert!(
-            html.contains("<code>/a b.html</code>") && html.contains("data-token=\"tok\""),
+            html.contains("<code class=\"path\">/a b.html</code>") && html.contains("data-token=\"tok\""),
             "{html}"
         );
         let mut fetch = HeaderMap::new();

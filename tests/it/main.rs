@@ -11,6 +11,7 @@ mod chat;
 mod builds;
 mod cli;
 mod files;
+mod hardening;
 mod injection;
 mod polish;
 mod proxy;

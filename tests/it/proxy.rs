@@ -27,7 +27,7 @@ async fn proxy_api(backend: &Backend) -> TestServer {
     .await
 }
 
-fn test_backend() -> Router {
+pub fn test_backend() -> Router {
     Router::new()
         .route("/ws", get(echo))
         .route("/ws/echo", get(echo))

@@ -1,11 +1,10 @@
-//! Process tuning for a server that stays open all day: less resident memory, measured (figures
-//! in BENCHMARKS.md). Both are about how this binary links and allocates, so they live with the
-//! binary, not in the library that other programs may link.
+//! Process tuning for a server that stays open all day: less resident memory (figures in
+//! BENCHMARKS.md, "Measurements behind some constants"). Both are about how this binary links
+//! and allocates, so they live with the binary, not in the library that other programs may link.
 
 /// `pow` is the one function of the C maths library devserve would use — tokio's multi-threaded
 /// scheduler calls `f64::powf` for a moving average of poll times. Defined here from the `libm`
-/// crate (musl's implementation, in Rust), it leaves libm.so out of the process altogether:
-/// 0.6 MiB less resident memory.
+/// crate (musl's implementation, in Rust), it leaves libm.so out of the process altogether.
 #[no_mangle]
 pub extern "C" fn pow(x: f64, y: f64) -> f64 {
     libm::pow(x, y)
@@ -13,9 +12,8 @@ pub extern "C" fn pow(x: f64, y: f64) -> f64 {
 
 /// glibc serves allocations above its mmap threshold (128 KiB) with mmap and gives them back on
 /// free — but the first such free raises the threshold to that block's size, so from then on
-/// file-sized reads come from the heap and stay resident. With the threshold fixed at 256 KiB, a
-/// load tool fetching a 1 MiB file over 32 connections no longer leaves devserve at 21–34 MiB
-/// resident for the rest of the day, but at about 7.
+/// file-sized reads come from the heap and stay resident for the rest of the day. Fixed at
+/// 256 KiB, they are given back.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn keep_large_allocations_mapped() {
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
