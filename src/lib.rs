@@ -40,6 +40,10 @@ mod serve;
 mod watch;
 mod web;
 
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use config::{Config, PortChoice};
 pub use error::{Origin, StartError};
 pub use reload::protocol::{ServerMessage, PROTOCOL};

@@ -127,4 +127,37 @@ mod tests {
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("accept"));
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a request carries, no hop-by-hop header survives the filter, nor any header
+        /// its `Connection` names; the others do.
+        #[test]
+        fn hop_by_hop_headers_never_survive(
+            names in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(HOP_BY_HOP.to_vec()).prop_map(String::from),
+                    "x-[a-z]{1,6}",
+                ],
+                0..12,
+            ),
+            named in proptest::collection::vec("x-[a-z]{1,6}", 0..4),
+        ) {
+            let mut h = HeaderMap::new();
+            for name in &names {
+                h.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_static("v"));
+            }
+            if !named.is_empty() {
+                h.append(header::CONNECTION, HeaderValue::from_str(&named.join(", ")).unwrap());
+            }
+            strip_hop_by_hop(&mut h);
+            for name in HOP_BY_HOP.iter().map(|n| n.to_string()).chain(named.iter().cloned()) {
+                prop_assert!(!h.contains_key(name.as_str()), "{} survived", name);
+            }
+            for name in names.iter().filter(|n| !HOP_BY_HOP.contains(&n.as_str()) && !named.contains(n)) {
+                prop_assert!(h.contains_key(name.as_str()), "{} was dropped", name);
+            }
+        }
+    }
 }

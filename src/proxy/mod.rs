@@ -6,6 +6,8 @@
 
 mod forward;
 mod headers;
+#[cfg(fuzzing)]
+pub(crate) use headers::strip_hop_by_hop;
 mod resolve;
 pub(crate) mod rule;
 mod tunnel;

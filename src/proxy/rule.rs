@@ -90,7 +90,7 @@ impl ProxyRule {
                 let rest = if self.prefix == "/" {
                     path
                 } else {
-                    &path[self.prefix.len().min(path.len())..]
+                    path.get(self.prefix.len()..).unwrap_or("")
                 };
                 let joined = format!("{base}{rest}");
                 if joined.is_empty() {

@@ -306,3 +306,24 @@ fn folders_skipped_by_ignore_rules_are_named_at_start() {
     );
     assert!(server.wait_for("--watch dist"), "{}", server.log());
 }
+
+/// A browser that cannot be opened is one plain line with the URL to open by hand — the path
+/// asked for included — never Rust's debug output.
+#[test]
+fn a_browser_that_cannot_be_opened_is_one_plain_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = devserve();
+    // No launcher (xdg-open and the like) can be found on an empty PATH.
+    cmd.arg(dir.path())
+        .args(["--port", "0", "--open", "/about"])
+        .env("PATH", "");
+    let server = Logged::spawn(cmd);
+    assert!(server.wait_for("could not open a browser: "), "{}", server.log());
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("could not open a browser"))
+        .unwrap();
+    assert!(line.contains("/about yourself"), "{line}");
+    assert!(!line.contains("Os {") && !line.contains("kind:"), "{line}");
+}
