@@ -37,6 +37,7 @@ mod proxy;
 mod reload;
 mod security;
 mod serve;
+mod supervisor;
 mod watch;
 mod web;
 

@@ -47,6 +47,25 @@ pub(crate) struct Cli {
     #[arg(long = "proxy-timeout", value_name = "SECS", env = "DEVSERVE_PROXY_TIMEOUT")]
     pub(crate) proxy_timeout: Option<f64>,
 
+    /// Start CMD (through the shell) beside the server, print its output with a prefix, restart it
+    /// when a --run-watch path changes or when it exits, and stop it with the server.
+    #[arg(long, value_name = "CMD", env = "DEVSERVE_RUN")]
+    pub(crate) run: Option<String>,
+
+    /// A path whose changes restart the --run command (gitignore rules apply). Repeatable.
+    #[arg(
+        long = "run-watch",
+        value_name = "PATH",
+        env = "DEVSERVE_RUN_WATCH",
+        value_delimiter = ','
+    )]
+    pub(crate) run_watch: Vec<PathBuf>,
+
+    /// When the --run command is ready: tcp:HOST:PORT or http://HOST:PORT/path [default: the
+    /// first --proxy or --proxy-ws target].
+    #[arg(long, value_name = "ADDR|URL", env = "DEVSERVE_READY")]
+    pub(crate) ready: Option<String>,
+
     /// Extra path to watch; a change there reloads every tab. Repeatable.
     #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH")]
     pub(crate) watch: Vec<PathBuf>,

@@ -20,6 +20,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::error::{Origin, StartError};
 use crate::proxy::rule::ProxyRule;
+use crate::supervisor::Ready;
 use cli::Cli;
 
 /// The port devserve tries first when none is given.
@@ -71,6 +72,8 @@ pub struct Config {
     pub timestamps: bool,
     /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
     pub keys: bool,
+    /// `--run`: the backend command, and when it is ready.
+    pub(crate) run: Option<RunCommand>,
     /// How long a peer may take to send a request head before its connection is dropped.
     pub head_timeout: Duration,
     /// Connections open at once, at most; `None`: 4,096, or fewer when the open-file limit is low.
@@ -107,6 +110,7 @@ impl Config {
             keys: false,
             head_timeout: HEAD_TIMEOUT,
             max_connections: None,
+            run: None,
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
             proxies: Vec::new(),
@@ -161,7 +165,7 @@ impl Config {
         for glob in &cli.ignore {
             crate::watch::check_ignore_rule(glob).map_err(|why| origins.invalid("ignore", glob, why))?;
         }
-        config.ignore = cli.ignore;
+        config.ignore = cli.ignore.clone();
         config.reload = !cli.no_reload;
         config.reload_all = cli.reload_all;
         config.spa = cli.spa;
@@ -174,7 +178,7 @@ impl Config {
                 ));
             }
         }
-        config.open = cli.open;
+        config.open = cli.open.clone();
         config.timestamps = cli.timestamps || cli.verbose > 0;
         if let Some(ms) = cli.debounce {
             config.debounce = Duration::from_millis(ms);
@@ -208,6 +212,7 @@ impl Config {
                 .map_err(|why| origins.invalid("proxy_timeout", &secs.to_string(), why))?;
         }
         // A name as the browser's address bar shows it (`mylaptop.local:8217`) is the name.
+        config.run = run_command(&cli, &config.proxies, origins)?;
         config.allowed_hosts = cli
             .allow_host
             .iter()
@@ -254,6 +259,96 @@ impl Origins<'_> {
             why: why.into(),
         }
     }
+}
+
+/// The backend command, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct RunCommand {
+    pub(crate) command: String,
+    /// Canonical paths whose changes restart it.
+    pub(crate) watch: Vec<PathBuf>,
+    pub(crate) ready: Ready,
+}
+
+/// `--run`, `--run-watch` and `--ready`, checked: the command's program exists, the paths exist,
+/// and there is a way to tell when it is ready.
+fn run_command(
+    cli: &Cli,
+    proxies: &[ProxyRule],
+    origins: &Origins<'_>,
+) -> Result<Option<RunCommand>, StartError> {
+    let Some(command) = cli.run.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+        if let Some(path) = cli.run_watch.first() {
+            return Err(origins.invalid(
+                "run_watch",
+                &path.display().to_string(),
+                "needs --run CMD: it says what to restart",
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some(missing) = missing_program(command) {
+        return Err(origins.invalid(
+            "run",
+            command,
+            format!("`{missing}` is not a program on PATH (or not executable): check the command"),
+        ));
+    }
+    let watch = cli
+        .run_watch
+        .iter()
+        .map(|p| {
+            std::fs::canonicalize(p).map_err(|_| {
+                origins.invalid(
+                    "run_watch",
+                    &p.display().to_string(),
+                    "does not exist: check the path",
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let ready = match &cli.ready {
+        Some(spec) => Ready::parse(spec).map_err(|why| origins.invalid("ready", spec, why))?,
+        None => match proxies.first() {
+            Some(rule) => Ready::tcp(&rule.target.host, rule.target.port),
+            None => {
+                return Err(origins.invalid(
+                    "run",
+                    command,
+                    "devserve cannot tell when it is ready: add --ready tcp:HOST:PORT, or --proxy to it",
+                ))
+            }
+        },
+    };
+    Ok(Some(RunCommand {
+        command: command.to_string(),
+        watch,
+        ready,
+    }))
+}
+
+/// The program a shell command starts with, when it is neither found nor a shell word: `npm run
+/// dev` → `npm`. Assignments (`PORT=3000 node app.js`), builtins and anything the shell would
+/// read differently (`(`, `$x`) are not checked.
+fn missing_program(command: &str) -> Option<String> {
+    const SHELL_WORDS: &[&str] = &[
+        "cd", "exec", "export", "env", ".", "source", "set", "if", "for", "while", "until", "case", "test",
+        "[", "true", "false", "echo", "printf", "eval", "trap", "ulimit", "umask", "{", "!",
+    ];
+    let first = command.split_whitespace().find(|w| !w.contains('='))?;
+    if SHELL_WORDS.contains(&first) || first.contains(['(', '$', '`', '"', '\'', ';', '&', '|', '<', '>']) {
+        return None;
+    }
+    let runnable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if first.contains('/') {
+        return (!runnable(Path::new(first))).then(|| first.to_string());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    (!std::env::split_paths(&path).any(|dir| runnable(&dir.join(first)))).then(|| first.to_string())
 }
 
 /// A value clap refused. When it came from a `DEVSERVE_*` variable rather than a flag the person
@@ -438,6 +533,41 @@ mod tests {
             Config::new(dir.path().join("file")),
             Err(StartError::RootNotDir { .. })
         ));
+    }
+
+    #[test]
+    fn the_backend_command_is_checked_before_anything_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let err = |args: &[&str]| {
+            let mut argv = vec!["devserve", root];
+            argv.extend(args);
+            Config::from_args(argv).unwrap_err().to_string()
+        };
+        let missing = err(&["--run", "no-such-program-xyz --port 3000", "--proxy-ws", "3000"]);
+        assert!(
+            missing.starts_with(
+                "--run `no-such-program-xyz --port 3000`: `no-such-program-xyz` is not a program"
+            ),
+            "{missing}"
+        );
+        assert!(err(&["--run", "sh -c true"]).contains("cannot tell when it is ready"));
+        assert!(err(&["--run", "sh", "--ready", "localhost:3000"])
+            .starts_with("--ready `localhost:3000`: expected tcp:"));
+        assert!(err(&["--run-watch", "."]).contains("needs --run"));
+        let ok = Config::from_args([
+            "devserve",
+            root,
+            "--run",
+            "PORT=1 sh -c 'exit 0'",
+            "--proxy-ws",
+            "3001",
+        ])
+        .unwrap();
+        let run = ok.run.unwrap();
+        assert_eq!(run.ready, Ready::tcp("localhost", 3001), "the first proxy target");
+        assert_eq!(missing_program("cd sub && make run"), None);
+        assert_eq!(missing_program("./nope.sh"), Some("./nope.sh".into()));
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub(super) async fn forward(
         headers.remove(header::RANGE);
     }
 
+    if !proxy.backend_is_ready().await {
+        return gateway_timeout(&page, &authority, proxy.timeout);
+    }
     if upgrade {
         let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         let Ok(uri) = path.parse::<Uri>() else {
@@ -75,6 +78,7 @@ pub(super) async fn forward(
         parts.uri = uri;
         return super::tunnel::tunnel(
             proxy,
+            rule,
             &page,
             &authority,
             Request::from_parts(parts, body),
@@ -97,6 +101,7 @@ pub(super) async fn forward(
                 return render(&ServeError::BadBody, &page);
             }
             let why = if e.is_connect() {
+                proxy.refused(rule, &page_path);
                 "connection refused".to_string()
             } else {
                 root_cause(&e)

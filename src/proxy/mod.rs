@@ -23,6 +23,7 @@ use hyper_util::client::legacy::connect::dns::GaiResolver;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -50,6 +51,20 @@ pub(crate) struct Proxy {
     /// Tunnels end with the server.
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// With `--run`: false while the backend starts or restarts. Requests wait for it (bounded
+    /// by the timeout), and tunnels to the old process are closed with 1012 (service restart).
+    backend_ready: Option<watch::Receiver<bool>>,
+    /// Told of each request a backend refused (it is down), so that the tabs that asked are
+    /// reloaded once it is back.
+    down: Option<mpsc::Sender<Refused>>,
+}
+
+/// A request a backend refused: which backend, and the request's path.
+#[derive(Debug, Clone)]
+pub(crate) struct Refused {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
 }
 
 impl Proxy {
@@ -77,7 +92,48 @@ impl Proxy {
             client_tag,
             shutdown,
             tracker,
+            backend_ready: None,
+            down: None,
         }
+    }
+
+    /// Tells `down` of every request a backend refused.
+    pub(crate) fn telling(mut self, down: mpsc::Sender<Refused>) -> Self {
+        self.down = Some(down);
+        self
+    }
+
+    /// Notes that the backend of `rule` refused the request for `path`.
+    fn refused(&self, rule: &ProxyRule, path: &str) {
+        if let Some(down) = &self.down {
+            // Bounded: when the queue is full, the tabs still have their own retries.
+            let _ = down.try_send(Refused {
+                host: rule.target.host.clone(),
+                port: rule.target.port,
+                path: path.to_string(),
+            });
+        }
+    }
+
+    /// Waits for `ready` before forwarding (with `--run`).
+    pub(crate) fn waiting_for(mut self, ready: Option<watch::Receiver<bool>>) -> Self {
+        self.backend_ready = ready;
+        self
+    }
+
+    /// Waits, up to the timeout, for a backend that is (re)starting; false when it did not
+    /// become ready in time.
+    async fn backend_is_ready(&self) -> bool {
+        let Some(ready) = &self.backend_ready else {
+            return true;
+        };
+        if *ready.borrow() {
+            return true;
+        }
+        let mut ready = ready.clone();
+        tokio::time::timeout(self.timeout, ready.wait_for(|ok| *ok))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The rule a request path falls under, if any; devserve's own paths never do.

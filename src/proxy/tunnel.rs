@@ -18,6 +18,7 @@ use crate::web::Page;
 /// two sockets until either side closes or devserve shuts down.
 pub(super) async fn tunnel(
     proxy: &Proxy,
+    rule: &super::rule::ProxyRule,
     page: &Page<'_>,
     authority: &str,
     upstream: Request,
@@ -31,7 +32,10 @@ pub(super) async fn tunnel(
     };
     let io = match proxy.connector.clone().call(uri).await {
         Ok(io) => io,
-        Err(_) => return bad_gateway(page, authority, "connection refused"),
+        Err(_) => {
+            proxy.refused(rule, page.path);
+            return bad_gateway(page, authority, "connection refused");
+        }
     };
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(io).await {
         Ok(pair) => pair,
@@ -53,14 +57,30 @@ pub(super) async fn tunnel(
     }
     let on_backend = hyper::upgrade::on(&mut resp);
     let shutdown = proxy.shutdown.clone();
+    let mut restarting = proxy.backend_ready.clone();
     proxy.tracker.spawn(async move {
         let (Ok(client), Ok(backend)) = tokio::join!(on_client, on_backend) else {
             return;
         };
         let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
+        let restart = async {
+            match restarting.as_mut() {
+                Some(ready) => {
+                    let _ = ready.wait_for(|ok| !*ok).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::io::copy_bidirectional(&mut client, &mut backend) => {}
             _ = shutdown.cancelled() => {}
+            () = restart => {
+                // The backend is restarting: a close frame with 1012 (service restart), so the
+                // page's app knows to reconnect. Server frames are not masked.
+                use tokio::io::AsyncWriteExt;
+                let _ = client.write_all(&[0x88, 0x02, 0x03, 0xF4]).await;
+                let _ = client.shutdown().await;
+            }
         }
     });
     let (mut parts, _) = resp.into_parts();

@@ -14,6 +14,7 @@ mod listener;
 mod shutdown;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use crate::files::{sendfile, FileService, ServedFrom};
 use crate::inject::ClientTag;
 use crate::proxy::Proxy;
 use crate::reload::{Hub, ReloadSocket};
+use crate::supervisor::BackendState;
 use crate::watch::{Sink, WatchEvent, WatchOptions};
 pub use listener::bind;
 pub use shutdown::on_signals;
@@ -72,6 +74,29 @@ pub async fn run(
     // comes: starting one would cost that request a tenth of a millisecond.
     drop(tokio::task::spawn_blocking(|| ()));
 
+    // The backend command, and whether its backend is ready (always, without one).
+    let (backend_ready_tx, backend_ready) = tokio::sync::watch::channel(true);
+    let supervisor = config.run.as_ref().map(|run| {
+        let (supervisor, task) =
+            crate::supervisor::spawn(run.command.clone(), run.ready.clone(), shutdown.clone());
+        if !run.watch.is_empty() {
+            let restarts = supervisor.clone();
+            let sink: Sink = Arc::new(move |event| {
+                if let WatchEvent::Batch(_) = event {
+                    restarts.restart();
+                }
+            });
+            crate::watch::spawn(
+                run_watch_options(&run.watch, &config),
+                sink,
+                shutdown.clone(),
+                &tracker,
+            );
+        }
+        tokio::spawn(follow_backend(supervisor.state(), hub.clone(), backend_ready_tx));
+        task
+    });
+
     let regions = cache.regions();
     let served_from: Option<ServedFrom> = watcher.map(|watcher| {
         let served_from: ServedFrom = Arc::new(move |dir| watcher.served_from(dir));
@@ -91,7 +116,15 @@ pub async fn run(
         client,
         shutdown.clone(),
         tracker.clone(),
-    );
+    )
+    .waiting_for(config.run.is_some().then_some(backend_ready));
+    let (down_tx, down) = tokio::sync::mpsc::channel(64);
+    let proxy = if config.reload {
+        tokio::spawn(reload_when_back(down, hub.clone(), shutdown.clone()));
+        proxy.telling(down_tx)
+    } else {
+        proxy
+    };
     let reload = config.reload.then(|| {
         crate::reload::routes(Arc::new(ReloadSocket {
             hub: hub.clone(),
@@ -126,6 +159,10 @@ pub async fn run(
     conns.close();
     conns.wait().await;
     shutdown.cancel();
+    if let Some(supervisor) = supervisor {
+        // The backend's whole group is stopped before devserve exits (SIGTERM, then SIGKILL).
+        let _ = tokio::time::timeout(Duration::from_secs(8), supervisor).await;
+    }
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -134,6 +171,105 @@ pub async fn run(
         tracing::debug!("some sockets did not close in time");
     }
     Ok(())
+}
+
+/// How long `--run-watch` changes settle: a build writes for a while (a lone saved file waits
+/// half of it).
+const RUN_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The watcher of the `--run-watch` paths: the first folder (or a file's folder) as its root.
+fn run_watch_options(paths: &[PathBuf], config: &Config) -> WatchOptions {
+    let (first, rest) = paths
+        .split_first()
+        .map_or((PathBuf::new(), &[][..]), |(f, r)| (f.clone(), r));
+    let (root, mut extra) = if first.is_dir() {
+        (first, Vec::new())
+    } else {
+        (first.parent().map(PathBuf::from).unwrap_or_default(), vec![first])
+    };
+    extra.extend(rest.iter().cloned());
+    WatchOptions {
+        root,
+        extra,
+        ignore: config.ignore.clone(),
+        debounce: RUN_DEBOUNCE,
+        poll: config.poll,
+    }
+}
+
+/// Follows the backend: proxied requests wait while it is not ready, and once a restart caused
+/// by a change is ready, every tab reloads, once.
+async fn follow_backend(
+    mut state: tokio::sync::watch::Receiver<BackendState>,
+    hub: Arc<Hub>,
+    ready: tokio::sync::watch::Sender<bool>,
+) {
+    let mut reloaded = 0;
+    loop {
+        let now = state.borrow_and_update().clone();
+        match now {
+            BackendState::Ready { restarted } => {
+                ready.send_replace(true);
+                if restarted > reloaded {
+                    reloaded = restarted;
+                    let tabs = hub.publish(Vec::new(), true);
+                    let word = if tabs == 1 { "tab" } else { "tabs" };
+                    tracing::info!("backend restarted → reload, told {tabs} {word}");
+                }
+            }
+            BackendState::Starting | BackendState::Exited { .. } => {
+                ready.send_replace(false);
+            }
+        }
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A backend refused requests (it is down): once it accepts connections again, the tabs that
+/// asked for those paths — a page, or a script it loads from the backend — reload, once. Without
+/// this, a page whose `/socket.io/socket.io.js` got a 502 stays broken until reloaded by hand.
+async fn reload_when_back(
+    mut down: tokio::sync::mpsc::Receiver<crate::proxy::Refused>,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+) {
+    use std::collections::{BTreeSet, HashMap};
+    /// Paths remembered per backend; past this, the tabs' own retries are left to it.
+    const PATHS: usize = 64;
+    let (back_tx, mut back) = tokio::sync::mpsc::channel::<(String, u16)>(8);
+    let mut waiting: HashMap<(String, u16), BTreeSet<String>> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            refused = down.recv() => {
+                let Some(refused) = refused else { return };
+                let key = (refused.host.clone(), refused.port);
+                let paths = waiting.entry(key.clone()).or_insert_with(|| {
+                    // The first refusal of this backend: watch for it to come back.
+                    let (back_tx, ready) = (back_tx.clone(), crate::supervisor::Ready::tcp(&key.0, key.1));
+                    let key = key.clone();
+                    tokio::spawn(async move {
+                        if tokio::time::timeout(Duration::from_secs(3600), ready.wait()).await.is_ok() {
+                            let _ = back_tx.send(key).await;
+                        }
+                    });
+                    BTreeSet::new()
+                });
+                if paths.len() < PATHS {
+                    paths.insert(refused.path);
+                }
+            }
+            Some(key) = back.recv() => {
+                if let Some(paths) = waiting.remove(&key) {
+                    let paths: Vec<String> = paths.into_iter().collect();
+                    let tabs = hub.publish(paths.clone(), true);
+                    tracing::info!("the backend at {}:{} answers again → reload the tabs that asked for {}, told {tabs}", key.0, key.1, paths.join(", "));
+                }
+            }
+        }
+    }
 }
 
 /// The URL of `path` on the server at `base` (`http://localhost:8080/`).

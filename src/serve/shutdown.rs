@@ -10,10 +10,13 @@ use tokio_util::sync::CancellationToken;
 pub fn on_signals(graceful: CancellationToken, immediate: CancellationToken) -> std::io::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    // The terminal closed: stop, and stop the backend command with devserve.
+    let mut hangup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
         }
         tracing::info!("shutting down (Ctrl-C again to stop at once)");
         graceful.cancel();

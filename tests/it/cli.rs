@@ -327,3 +327,97 @@ fn a_browser_that_cannot_be_opened_is_one_plain_line() {
     assert!(line.contains("/about yourself"), "{line}");
     assert!(!line.contains("Os {") && !line.contains("kind:"), "{line}");
 }
+
+/// A command that exits by itself is reported — its status and last lines — and started again
+/// after a backoff that doubles; its output is relayed with a prefix.
+#[test]
+fn a_crashing_backend_is_reported_and_restarted_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path()).args([
+        "--port",
+        "0",
+        "--run",
+        "echo boom from the backend; exit 3",
+        "--ready",
+        "tcp:127.0.0.1:9",
+    ]);
+    let server = Logged::spawn(cmd);
+    assert!(server.wait_for("[run] boom from the backend"), "{}", server.log());
+    assert!(
+        server.wait_for("exited with status 3; starting it again in 1 s"),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.wait_for("exited with status 3; starting it again in 2 s"),
+        "{}",
+        server.log()
+    );
+}
+
+/// The process group of a started command, read from devserve's log.
+fn group_of(server: &Logged) -> i32 {
+    assert!(server.wait_for("(process group "), "{}", server.log());
+    let log = server.log();
+    let at = log.find("(process group ").unwrap() + "(process group ".len();
+    log[at..].split(')').next().unwrap().parse().unwrap()
+}
+
+fn group_alive(group: i32) -> bool {
+    // SAFETY: signal 0 only asks whether the group has a process.
+    unsafe { libc::kill(-group, 0) == 0 }
+}
+
+/// SIGTERM (as Ctrl-C) stops the whole group, grandchildren included, before devserve exits;
+/// and if devserve is killed outright, its watchdog takes the group with it.
+#[test]
+fn stopping_or_killing_devserve_leaves_nothing_of_the_backend_alive() {
+    for signal in ["-TERM", "-KILL"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = devserve();
+        cmd.arg(dir.path()).args([
+            "--port",
+            "0",
+            "--run",
+            "sleep 300 & sleep 300 & wait",
+            "--ready",
+            "tcp:127.0.0.1:9",
+        ]);
+        let mut server = Logged::spawn(cmd);
+        let group = group_of(&server);
+        assert!(group_alive(group));
+        let kill = Command::new("kill")
+            .args([signal, &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let _ = server.child.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while group_alive(group) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the group outlived devserve ({signal})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_missing_command_or_a_malformed_ready_fails_at_start_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--run", "definitely-not-a-program --serve", "--proxy-ws", "3000"][..],
+        &["--run", "sh -c true", "--ready", "localhost:3000"][..],
+    ] {
+        let out = devserve().arg(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--run `definitely") || err.contains("--ready `localhost:3000`"),
+            "{err}"
+        );
+    }
+}

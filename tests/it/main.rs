@@ -8,6 +8,7 @@ mod support;
 #[path = "../../examples/chat/server.rs"]
 mod chat;
 
+mod backend;
 mod builds;
 mod cli;
 mod files;

@@ -1,0 +1,147 @@
+//! The backend command (`--run`): restarted on a change under `--run-watch`, tabs reloaded once
+//! it answers again, requests that wait during the restart, WebSockets closed with 1012.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{client, TestServer, WAIT};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Python backend: writes a fresh id, then serves `data/` over HTTP on `port`.
+fn http_backend(data: &std::path::Path, port: u16) -> String {
+    format!(
+        "date +%s%N > {d}/id.txt && exec python3 -m http.server {port} --bind 127.0.0.1 -d {d}",
+        d = data.display()
+    )
+}
+
+async fn get_id(s: &TestServer) -> String {
+    let r = client().get(s.url("/api/id.txt")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "a request during a (re)start waits for the backend; never a 502"
+    );
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_change_restarts_the_backend_once_and_the_tabs_reload_once_it_answers() {
+    let work = tempfile::tempdir().unwrap();
+    let (data, src) = (work.path().join("data"), work.path().join("src"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("app.py"), "v1").unwrap();
+    let port = free_port();
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{port}/"),
+        "--run",
+        &http_backend(&data, port),
+        "--run-watch",
+        src.to_str().unwrap(),
+    ])
+    .await;
+    let first = get_id(&s).await;
+    let mut tab = s.tab().await;
+    // A save, and an editor's extra writes right after it: one restart.
+    std::fs::write(src.join("app.py"), "v2").unwrap();
+    std::fs::write(src.join("util.py"), "x").unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert!(
+        paths.is_empty() && reload,
+        "every tab reloads once the backend is back"
+    );
+    let second = get_id(&s).await;
+    assert_ne!(first, second, "the tab's reload reaches the new process");
+    assert!(
+        tab.next_within(Duration::from_millis(1500)).await.is_none(),
+        "one restart, one reload"
+    );
+}
+
+/// A WebSocket backend in Python (the handshake by hand): it accepts, and holds the connection.
+const WS_BACKEND: &str = r#"
+import base64, hashlib, socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = c.recv(4096)
+        if not d: return
+        head += d
+    key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key")][0]
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    while c.recv(4096): pass
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+#[tokio::test]
+async fn an_open_proxied_websocket_is_closed_with_1012_on_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("ws.py");
+    std::fs::write(&script, WS_BACKEND).unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let port = free_port();
+    let s = TestServer::start(&[
+        "--proxy-ws",
+        &format!("127.0.0.1:{port}"),
+        "--run",
+        &format!("exec python3 {} {port}", script.display()),
+        "--run-watch",
+        src.to_str().unwrap(),
+    ])
+    .await;
+    let url = format!("ws://{}/ws", s.addr);
+    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("in time")
+        .expect("the tunnel opens once the backend is ready");
+    std::fs::write(src.join("server.py"), "changed").unwrap();
+    let frame = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("closed in time");
+    match frame {
+        Some(Ok(Message::Close(Some(close)))) => assert_eq!(close.code, CloseCode::Restart),
+        other => panic!("expected a close frame with 1012, got {other:?}"),
+    }
+}
+
+/// Without `--run` too: a script a page loads from the backend got a 502 while it was down; once
+/// the backend accepts connections again, the tabs that asked for it are told to reload.
+#[tokio::test]
+async fn a_path_that_got_a_502_reloads_its_tabs_once_the_backend_is_back() {
+    let port = free_port();
+    let s = TestServer::start(&["--proxy", &format!("/socket.io=http://127.0.0.1:{port}")]).await;
+    let mut tab = s.tab().await;
+    let r = client()
+        .get(s.url("/socket.io/socket.io.js"))
+        .header("sec-fetch-dest", "script")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let app = axum::Router::new().route(
+        "/socket.io/socket.io.js",
+        axum::routing::get(|| async { "// the client" }),
+    );
+    let _backend = crate::support::Backend::start_on(app, port).await;
+    let (_, paths, reload) = tab.updated().await;
+    assert_eq!(paths, vec!["/socket.io/socket.io.js"]);
+    assert!(reload);
+    assert_eq!(s.get("/socket.io/socket.io.js").await.status(), 200);
+}
