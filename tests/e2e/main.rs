@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         pages::page_with_a_stale_token_reloads_once_then_stops_trying,
         pages::bad_gateway_page_reloads_when_the_backend_comes_up,
         pages::chat_reconnects_and_rejoins_after_the_backend_restarts,
+        pages::chat_with_its_backend_under_run_restarts_and_the_tab_comes_back_once,
         tabs::only_the_tab_whose_page_changed_reloads,
         tabs::a_json_file_reloads_only_the_tab_that_fetched_it,
         tabs::a_stylesheet_is_swapped_only_where_it_is_used,

@@ -400,3 +400,65 @@ pub async fn chat_reconnects_and_rejoins_after_the_backend_restarts() {
     ann.close().await;
     bob.close().await;
 }
+
+/// The one-command workflow: the chat backend started by `--run`, a message exchanged, the
+/// backend's source touched — the backend restarts, the tab reloads once it answers, rejoins,
+/// and chats again.
+pub async fn chat_with_its_backend_under_run_restarts_and_the_tab_comes_back_once() {
+    // `cargo test` builds the examples next to the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let chat_bin = exe.parent().unwrap().parent().unwrap().join("examples/chat");
+    assert!(chat_bin.exists(), "{} (built by cargo test)", chat_bin.display());
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("server.rs"), "// the backend's source").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
+    let s = TestServer::start_with(
+        &[
+            "--proxy-ws",
+            &format!("127.0.0.1:{port}"),
+            "--run",
+            &format!("exec {} --port {port}", chat_bin.display()),
+            "--run-watch",
+            src.path().to_str().unwrap(),
+        ],
+        |root| {
+            for entry in std::fs::read_dir(&site).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
+            }
+        },
+    )
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let _: bool = tab
+        .eval(
+            "() => { sessionStorage.loads = String((+sessionStorage.loads || 0) + 1); \
+             document.getElementById('name').value = 'ann'; document.getElementById('room').value = 'dev'; \
+             document.getElementById('join').requestSubmit(); return true; }",
+        )
+        .await;
+    let connected = "async () => { const ok = () => document.getElementById('status').textContent.startsWith('connected to dev'); \
+        while (!ok()) await new Promise(r => setTimeout(r, 20)); return true; }";
+    let say_and_see = |text: &str| {
+        format!(
+            "async () => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); \
+             const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
+             while (!has()) await new Promise(r => setTimeout(r, 20)); return true; }}"
+        )
+    };
+    let _: bool = tab.eval(connected).await;
+    let _: bool = tab.eval(&say_and_see("before the restart")).await;
+    std::fs::write(src.path().join("server.rs"), "// changed").unwrap();
+    tab.next_load().await;
+    let _: bool = tab.eval(connected).await;
+    let _: bool = tab.eval(&say_and_see("after the restart")).await;
+    assert!(!tab.loaded_since(), "one reload");
+    tab.close().await;
+}

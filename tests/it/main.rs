@@ -8,6 +8,10 @@ mod support;
 #[path = "../../examples/chat/server.rs"]
 mod chat;
 
+/// The vote example's backend.
+#[path = "../../examples/vote/server.rs"]
+mod vote;
+
 mod backend;
 mod builds;
 mod cli;

@@ -489,3 +489,35 @@ async fn shutdown_does_not_wait_forever_for_an_endless_proxied_stream() {
     assert!(events.chunk().await.unwrap().is_some(), "the stream flows");
     s.stop().await; // fails after WAIT if shutdown waits for the stream
 }
+
+/// The vote example through devserve: a vote from one client moves the counts in every client.
+#[tokio::test]
+async fn vote_example_counts_a_vote_in_every_client_through_devserve() {
+    let backend = Backend::start(crate::vote::app()).await;
+    let s = TestServer::start(&["--proxy-ws", &format!("127.0.0.1:{}", backend.addr.port())]).await;
+    let mut ann = ws_connect(&s, "/ws", None).await;
+    let mut bob = ws_connect(&s, "/ws", None).await;
+    let votes_for = |msg: &serde_json::Value, name: &str| {
+        msg["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["votes"]
+            .as_u64()
+            .unwrap()
+    };
+    let first = json(&mut ann).await;
+    assert_eq!(first["type"], "counts");
+    assert_eq!(votes_for(&first, "Rust"), 0);
+    let _ = json(&mut bob).await;
+    ann.send(Message::Text(r#"{"type":"vote","name":"Rust"}"#.into()))
+        .await
+        .unwrap();
+    ann.send(Message::Text(r#"{"type":"vote","name":"nobody"}"#.into()))
+        .await
+        .unwrap();
+    let seen = json(&mut bob).await;
+    assert_eq!(votes_for(&seen, "Rust"), 1, "{seen}");
+    assert_eq!(votes_for(&json(&mut ann).await, "Rust"), 1);
+}
