@@ -181,6 +181,113 @@
     log("swapped " + targets.length + " stylesheet(s): " + paths.join(", "));
   }
 
+  // The error overlay: a custom element with its own shadow root, so the page's CSS cannot
+  // restyle it and its CSS cannot touch the page. One entry per source; text only, never HTML;
+  // ANSI colours become colours. Esc or a click closes it until the next error.
+  var errors = {};
+  var overlay = null;
+  var ANSI_COLOURS = { 30: "#666", 31: "#ff6b6b", 32: "#69db7c", 33: "#ffd43b", 34: "#74c0fc", 35: "#e599f7",
+    36: "#66d9e8", 37: "#eee", 90: "#999", 91: "#ff8787", 92: "#8ce99a", 93: "#ffe066", 94: "#a5d8ff",
+    95: "#f3c4fb", 96: "#99e9f2", 97: "#fff" };
+
+  // Appends `text` to `into`, with ANSI SGR colours and bold turned into styled spans and every
+  // other escape sequence dropped.
+  function ansi(into, text) {
+    var style = { color: "", bold: false };
+    var parts = String(text).split(/(\x1b\[[0-9;?]*[A-Za-z])/);
+    parts.forEach(function (part) {
+      var m = /^\x1b\[([0-9;]*)m$/.exec(part);
+      if (m) {
+        (m[1] || "0").split(";").forEach(function (code) {
+          code = Number(code);
+          if (code === 0) style = { color: "", bold: false };
+          else if (code === 1) style.bold = true;
+          else if (code === 22) style.bold = false;
+          else if (code === 39) style.color = "";
+          else if (ANSI_COLOURS[code]) style.color = ANSI_COLOURS[code];
+        });
+        return;
+      }
+      if (/^\x1b\[/.test(part) || !part) return;
+      var span = document.createElement("span");
+      span.textContent = part;
+      if (style.color) span.style.color = style.color;
+      if (style.bold) span.style.fontWeight = "bold";
+      into.appendChild(span);
+    });
+  }
+
+  function closeOverlay() {
+    if (overlay) overlay.remove();
+    overlay = null;
+  }
+
+  function renderOverlay() {
+    var sources = Object.keys(errors);
+    if (!sources.length) return closeOverlay();
+    if (!overlay) {
+      if (!window.customElements.get("devserve-overlay")) {
+        window.customElements.define("devserve-overlay", class extends HTMLElement {});
+      }
+      overlay = document.createElement("devserve-overlay");
+      var root = overlay.attachShadow({ mode: "open" });
+      var css = document.createElement("style");
+      css.textContent = ":host{all:initial;position:fixed;inset:0;z-index:2147483647;display:block;background:rgba(0,0,0,.55);font:14px/1.5 system-ui,sans-serif}" +
+        ".box{margin:6vh auto;max-width:min(960px,92vw);max-height:84vh;overflow:auto;background:#1e1e1e;color:#eee;border-radius:8px;border-top:4px solid #ff6b6b;padding:16px 20px;box-shadow:0 8px 32px rgba(0,0,0,.5)}" +
+        ".error+.error{margin-top:16px;padding-top:16px;border-top:1px solid #444}h2{font-size:15px;margin:0 0 8px;color:#ff8787}" +
+        ".source{color:#999;font-weight:normal;margin-left:.5em}pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.45 ui-monospace,monospace}" +
+        ".hint{color:#999;font-size:12px;margin-top:12px}";
+      root.appendChild(css);
+      var box = document.createElement("div");
+      box.className = "box";
+      root.appendChild(box);
+      overlay.addEventListener("click", function (e) { if (e.composedPath()[0] === overlay) closeOverlay(); });
+      box.addEventListener("click", function (e) { e.stopPropagation(); });
+      (document.body || document.documentElement).appendChild(overlay);
+    }
+    var box = overlay.shadowRoot.querySelector(".box");
+    box.textContent = "";
+    sources.forEach(function (source) {
+      var e = errors[source];
+      var entry = document.createElement("div");
+      entry.className = "error";
+      var h = document.createElement("h2");
+      h.textContent = e.title || "error";
+      var from = document.createElement("span");
+      from.className = "source";
+      from.textContent = source;
+      h.appendChild(from);
+      var pre = document.createElement("pre");
+      ansi(pre, e.text || "");
+      entry.appendChild(h);
+      entry.appendChild(pre);
+      box.appendChild(entry);
+    });
+    var hint = document.createElement("div");
+    hint.className = "hint";
+    hint.textContent = "Esc or a click outside closes this; it goes by itself once fixed.";
+    box.appendChild(hint);
+  }
+
+  window.addEventListener("keydown", function (e) { if (e.key === "Escape") closeOverlay(); });
+
+  // Asked for in `connected` (devserve -v): the page's uncaught errors go to devserve's terminal.
+  function reportErrors() {
+    var send = function (message, at) {
+      var s = state.socket;
+      if (s && s.readyState === 1) {
+        try { s.send(JSON.stringify({ type: "page-error", url: location.href, message: String(message), at: at || "" })); } catch (e) { /* closed */ }
+      }
+    };
+    window.addEventListener("error", function (e) {
+      send(e.message, e.filename ? e.filename + ":" + e.lineno + ":" + e.colno : "");
+    });
+    window.addEventListener("unhandledrejection", function (e) {
+      var r = e.reason;
+      send("unhandled rejection: " + (r && r.message ? r.message : r), r && r.stack ? String(r.stack).split("\n")[1] : "");
+    });
+  }
+
   function onMessage(ev) {
     var msg;
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -197,8 +304,21 @@
       state.wasConnected = true;
       state.delay = MIN_DELAY;
       state.reloadAll = msg.reload_all === true;
+      if (msg.report_errors === true && !state.reporting) {
+        state.reporting = true;
+        reportErrors();
+      }
       log("connected (" + msg.server + ")");
       emit("devserve:connected", msg);
+    } else if (msg.type === "error" && msg.source) {
+      errors[msg.source] = { title: msg.title, text: msg.text };
+      log("error from " + msg.source + ": " + msg.title);
+      emit("devserve:error", msg);
+      renderOverlay();
+    } else if (msg.type === "clear" && msg.source) {
+      delete errors[msg.source];
+      emit("devserve:clear", msg);
+      renderOverlay();
     } else if (msg.type === "updated") {
       state.seq = msg.seq || state.seq + 1;
       var paths = Array.isArray(msg.paths) ? msg.paths : [];

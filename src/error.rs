@@ -90,6 +90,15 @@ pub(crate) enum ServeError {
     /// A request body that breaks HTTP's framing (a malformed chunk).
     #[error("the request body is malformed")]
     BadBody,
+    /// A build tool's request that is not JSON.
+    #[error("send JSON, with Content-Type: application/json")]
+    NotJson,
+    /// A body over the endpoint's limit.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// JSON that is not what the endpoint takes.
+    #[error("bad body: {0}")]
+    BadJson(String),
     /// The reload socket asked for by another site's page.
     #[error("the reload socket only serves this server's own pages")]
     ForeignOrigin,
@@ -120,6 +129,9 @@ impl ServeError {
                 StatusCode::BAD_REQUEST
             }
             ServeError::CrossSite => StatusCode::FORBIDDEN,
+            ServeError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ServeError::BadJson(_) => StatusCode::BAD_REQUEST,
             ServeError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ServeError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ServeError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use chromiumoxide::Browser;
 
-use super::{median, peers_dir, plain_tempdir, start_with, write_time_in_page, Tab, Tool};
+use super::{
+    first_answer, free_port, median, peers_dir, plain_tempdir, start_with, write_time_in_page, Running, Tab,
+    Tool,
+};
 
 /// Saves per scenario and server.
 pub const BUILD_SAVES: usize = 8;
@@ -35,6 +38,8 @@ pub struct BuildRow {
     pub new_page: Shown,
     pub vite: Shown,
     pub esbuild: Shown,
+    /// devserve `--run`, or live-server with nodemon beside it; none for Vite.
+    pub backend: Option<Shown>,
 }
 
 /// A build tool's watch process, killed with its children when dropped.
@@ -221,23 +226,121 @@ async fn esbuild(browser: &Browser, tool: Tool) -> Shown {
     shown(totals)
 }
 
-/// The three scenarios for one server.
+/// A Node backend answering `GET /api/answer` with `answer`.
+fn backend_js(port: u16, answer: &str) -> String {
+    format!(
+        "require('http').createServer((req, res) => {{ res.end({answer:?}); }}).listen({port}, '127.0.0.1');\n"
+    )
+}
+
+/// A page that asks the backend for its answer while it loads (a synchronous request, so the
+/// `load` event comes after the answer is shown).
+const ANSWER_PAGE: &str =
+    "<!doctype html><html><head><title>a</title></head><body><div id=\"app\"></div><script>\
+    var x = new XMLHttpRequest(); x.open('GET', '/api/answer', false); try { x.send(); } catch (e) {}\
+    document.getElementById('app').textContent = x.status === 200 ? x.responseText : 'error ' + x.status;\
+    </script></body></html>";
+
+/// A server started with its own command line, once it answers.
+async fn start_custom(mut cmd: Command, port: u16) -> Running {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running {
+        child,
+        port,
+        _conf: None,
+    };
+    tokio::task::spawn_blocking(move || assert!(first_answer(port, Duration::from_secs(60)), "answers"))
+        .await
+        .unwrap();
+    running
+}
+
+/// A backend file saved → the tab showing the restarted backend's answer: devserve `--run`
+/// against nodemon restarting the backend beside live-server (which reloads on the same save).
+async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
+    let dir = plain_tempdir();
+    let (site, backend) = (dir.path().join("site"), dir.path().join("backend"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(&backend).unwrap();
+    std::fs::write(site.join("index.html"), ANSWER_PAGE).unwrap();
+    let api = free_port();
+    let server_js = backend.join("server.js");
+    std::fs::write(&server_js, backend_js(api, "answer 0")).unwrap();
+    let port = free_port();
+    let (_nodemon, run) = match tool {
+        Tool::Devserve => {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_devserve"));
+            cmd.arg(&site).args(["--port", &port.to_string(), "-q"]);
+            cmd.args(["--proxy", &format!("/api=http://127.0.0.1:{api}")]);
+            cmd.args(["--run", &format!("exec node {}", server_js.display())]);
+            cmd.args(["--run-watch", &backend.display().to_string()]);
+            (None, start_custom(cmd, port).await)
+        }
+        Tool::LiveServer => {
+            let nodemon = Watcher::start(
+                &node_bin("nodemon"),
+                &[
+                    "--quiet",
+                    "--watch",
+                    &backend.display().to_string(),
+                    &server_js.display().to_string(),
+                ],
+                dir.path(),
+            );
+            let mut cmd = Command::new("node");
+            cmd.arg(peers_dir().join("node_modules/live-server/live-server.js"));
+            cmd.args([
+                site.display().to_string(),
+                format!("--port={port}"),
+                "--host=127.0.0.1".to_string(),
+                "--no-browser".to_string(),
+                "--quiet".to_string(),
+                format!("--proxy=/api:http://127.0.0.1:{api}/api"),
+                format!("--watch={},{}", site.display(), backend.display()),
+            ]);
+            (Some(nodemon), start_custom(cmd, port).await)
+        }
+        _ => return None,
+    };
+    let mut tab = Tab::open(browser, &run.url("/")).await;
+    let mut totals = (Vec::new(), 0, 0);
+    for i in 1..=BUILD_SAVES {
+        let text = format!("answer {i}");
+        let js = backend_js(api, &text);
+        let path = server_js.clone();
+        shown_after(&mut tab, &text, || std::fs::write(path, js).unwrap(), &mut totals).await;
+    }
+    let _ = tab.page.close().await;
+    Some(shown(totals))
+}
+
+/// The scenarios for one server.
 pub async fn measure(browser: &Browser, tool: Tool) -> BuildRow {
     let row = BuildRow {
         tool,
         new_page: new_page(browser, tool).await,
         vite: vite_build(browser, tool).await,
         esbuild: esbuild(browser, tool).await,
+        backend: backend_restart(browser, tool).await,
     };
-    for (name, s) in [
-        ("new page", row.new_page),
-        ("vite build --watch", row.vite),
-        ("esbuild --watch", row.esbuild),
-    ] {
-        eprintln!(
-            "   {name}: {:.0} ms, {} bad load(s), {} never shown",
-            s.ms, s.bad_loads, s.never
-        );
+    let scenarios = [
+        ("new page", Some(row.new_page)),
+        ("vite build --watch", Some(row.vite)),
+        ("esbuild --watch", Some(row.esbuild)),
+        ("backend restart", row.backend),
+    ];
+    for (name, s) in scenarios {
+        if let Some(s) = s {
+            eprintln!(
+                "   {name}: {:.0} ms, {} bad load(s), {} never shown",
+                s.ms, s.bad_loads, s.never
+            );
+        }
     }
     row
 }
@@ -264,16 +367,17 @@ pub fn render(rows: &[BuildRow]) -> String {
     };
     let mut md = String::from(
         "\n## Build tools and new pages\n\n\
-         | server | new page → shown | `vite build --watch`: save → shown | `esbuild --watch` into a gitignored `dist/`: save → shown |\n\
-         |---|---|---|---|\n",
+         | server | new page → shown | `vite build --watch`: save → shown | `esbuild --watch` into a gitignored `dist/`: save → shown | backend file saved → its new answer shown |\n\
+         |---|---|---|---|---|\n",
     );
     for r in rows {
         md.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             r.tool.name(),
             cell(r.new_page),
             cell(r.vite),
-            cell(r.esbuild)
+            cell(r.esbuild),
+            r.backend.map_or_else(|| "—".to_string(), cell)
         ));
     }
     md.push_str(&format!(
@@ -281,7 +385,10 @@ pub fn render(rows: &[BuildRow]) -> String {
          shows the result, median of {BUILD_SAVES}; a bad load is a document shown on the way that does not \
          (a 404, an empty folder, the previous build); never: not shown within {} s. Vite's dev server serves \
          the Vite project itself, as a Vite user runs it, and the esbuild project's root like the others; \
-         devserve runs with its defaults here (a tab reloads for the files it uses).\n",
+         devserve runs with its defaults here (a tab reloads for the files it uses). The backend column: a Node \
+         backend whose answer the page asks for while it loads; devserve restarts it with `--run` and \
+         `--run-watch`, live-server with nodemon beside it (`nodemon --watch backend`, live-server `--watch` \
+         on the site and the backend: the usual pair).\n",
         SHOWN_WITHIN.as_secs()
     ));
     md

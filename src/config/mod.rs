@@ -72,6 +72,8 @@ pub struct Config {
     pub timestamps: bool,
     /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
     pub keys: bool,
+    /// The longest a build tool's `building` holds the changes back.
+    pub build_hold: Duration,
     /// `--run`: the backend command, and when it is ready.
     pub(crate) run: Option<RunCommand>,
     /// How long a peer may take to send a request head before its connection is dropped.
@@ -111,6 +113,7 @@ impl Config {
             head_timeout: HEAD_TIMEOUT,
             max_connections: None,
             run: None,
+            build_hold: crate::reload::trigger::HOLD_MAX,
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
             proxies: Vec::new(),

@@ -3,8 +3,9 @@
 //! Each batch is serialised once ([`Frame`]) and shared by every socket; a socket that falls
 //! behind the broadcast buffer is told to reload rather than being sent stale batches.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, watch};
 
@@ -16,6 +17,8 @@ const BACKLOG: usize = 64;
 /// Fans batches out to every connected tab.
 pub(crate) struct Hub {
     tx: broadcast::Sender<Frame>,
+    /// Errors open now, by source: a tab that connects later is shown them after `connected`.
+    errors: Mutex<BTreeMap<String, Frame>>,
     /// The last batch's seq, shared with whoever writes it into pages (`data-seq`).
     seq: Arc<AtomicU64>,
     ready_tx: watch::Sender<bool>,
@@ -27,6 +30,7 @@ impl Hub {
         let (ready_tx, _) = watch::channel(false);
         Hub {
             tx,
+            errors: Mutex::new(BTreeMap::new()),
             seq: Arc::new(AtomicU64::new(0)),
             ready_tx,
         }
@@ -39,6 +43,45 @@ impl Hub {
             Some(frame) => self.tx.send(frame).unwrap_or(0),
             None => 0,
         }
+    }
+
+    /// Shows an error over every tab (and every tab that connects) until `source` is cleared.
+    pub(crate) fn show_error(&self, source: &str, title: &str, text: &str) {
+        let Some(frame) = Frame::new(ServerMessage::Error {
+            source: source.to_string(),
+            title: title.to_string(),
+            text: text.to_string(),
+        }) else {
+            return;
+        };
+        if let Ok(mut errors) = self.errors.lock() {
+            errors.insert(source.to_string(), frame.clone());
+        }
+        let _ = self.tx.send(frame);
+    }
+
+    /// Clears the error of `source`, if one is open.
+    pub(crate) fn clear(&self, source: &str) {
+        let open = self
+            .errors
+            .lock()
+            .map(|mut errors| errors.remove(source).is_some())
+            .unwrap_or(false);
+        if open {
+            if let Some(frame) = Frame::new(ServerMessage::Clear {
+                source: source.to_string(),
+            }) {
+                let _ = self.tx.send(frame);
+            }
+        }
+    }
+
+    /// The errors open now, to replay to a tab that has just connected.
+    pub(crate) fn open_errors(&self) -> Vec<Frame> {
+        self.errors
+            .lock()
+            .map(|errors| errors.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The seq of the last batch published (0 before the first).
@@ -80,6 +123,20 @@ mod tests {
             assert!(matches!(*frame.message, ServerMessage::Updated { seq, .. } if seq == want));
         }
         assert_eq!(hub.seq(), 2);
+        hub.show_error("esbuild", "failed", "a.js:1:1");
+        assert_eq!(hub.open_errors().len(), 1);
+        hub.clear("esbuild");
+        hub.clear("esbuild");
+        assert!(hub.open_errors().is_empty());
+        let kinds: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|f| {
+                serde_json::to_value(&*f.message).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(kinds, ["error", "clear"], "one clear for one open error");
         assert_eq!(hub.seq_counter().load(Ordering::Relaxed), 2);
     }
 }

@@ -8,19 +8,27 @@ pub(crate) mod client;
 pub(crate) mod hub;
 pub(crate) mod protocol;
 pub(crate) mod socket;
+pub(crate) mod trigger;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub(crate) use hub::Hub;
 pub(crate) use socket::ReloadSocket;
+pub(crate) use trigger::Builds;
 
-/// `/__devserve/client.js` and `/__devserve/ws`.
-pub(crate) fn routes(socket: Arc<ReloadSocket>) -> Router {
+/// `/__devserve/client.js`, `/__devserve/ws`, and the build tools' `/__devserve/reload` and
+/// `/__devserve/status`.
+pub(crate) fn routes(socket: Arc<ReloadSocket>, builds: Arc<Builds>) -> Router {
+    let triggers = Router::new()
+        .route(protocol::RELOAD_PATH, post(trigger::reload))
+        .route(protocol::STATUS_PATH, post(trigger::status))
+        .with_state(builds);
     Router::new()
         .route(protocol::CLIENT_JS_PATH, get(client::handler))
         .route(protocol::WS_PATH, get(socket::handler))
         .with_state(socket)
+        .merge(triggers)
 }

@@ -13,6 +13,10 @@ pub(crate) const RESERVED_PREFIX: &str = "/__devserve/";
 pub(crate) const CLIENT_JS_PATH: &str = "/__devserve/client.js";
 /// The reload WebSocket.
 pub(crate) const WS_PATH: &str = "/__devserve/ws";
+/// `POST`: one batch of changes, for build tools and scripts.
+pub(crate) const RELOAD_PATH: &str = "/__devserve/reload";
+/// `POST`: a build tool's state (building, ok, error).
+pub(crate) const STATUS_PATH: &str = "/__devserve/status";
 
 /// The protocol version sent in `connected`.
 pub const PROTOCOL: u32 = 1;
@@ -32,6 +36,9 @@ pub enum ServerMessage {
         /// the tabs that use a changed file.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         reload_all: bool,
+        /// (An extension.) The page should send its uncaught errors (`-v`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        report_errors: bool,
     },
     /// One batch of changes.
     Updated {
@@ -41,13 +48,37 @@ pub enum ServerMessage {
         /// False only when every change is a modified stylesheet.
         reload: bool,
     },
+    /// An error to show over the page until it is cleared; one per `source`.
+    Error {
+        source: String,
+        title: String,
+        text: String,
+    },
+    /// The error of `source` is gone.
+    Clear { source: String },
+}
+
+/// What a page says to the server (only when `connected` asked for it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub(crate) enum ClientMessage {
+    /// An uncaught error or rejection in the page.
+    PageError {
+        #[serde(default)]
+        url: String,
+        #[serde(default)]
+        message: String,
+        #[serde(default)]
+        at: String,
+    },
 }
 
 impl ServerMessage {
-    pub(crate) fn connected(seq: u64, reload_all: bool) -> Self {
+    pub(crate) fn connected(seq: u64, reload_all: bool, report_errors: bool) -> Self {
         ServerMessage::Connected {
             seq,
             reload_all,
+            report_errors,
             protocol: PROTOCOL,
             server: format!("devserve {}", env!("CARGO_PKG_VERSION")),
         }
@@ -93,11 +124,11 @@ mod tests {
 
     #[test]
     fn messages_have_the_contract_shape() {
-        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0, false)).unwrap();
+        let v: serde_json::Value = serde_json::to_value(ServerMessage::connected(0, false, false)).unwrap();
         assert_eq!(v["type"], "connected");
         assert_eq!(v["protocol"], 1);
         assert!(v.get("reload_all").is_none(), "said only when set");
-        let v = serde_json::to_value(ServerMessage::connected(0, true)).unwrap();
+        let v = serde_json::to_value(ServerMessage::connected(0, true, false)).unwrap();
         assert_eq!(v["reload_all"], true);
         let u = ServerMessage::Updated {
             seq: 3,
@@ -109,6 +140,28 @@ mod tests {
             v,
             serde_json::json!({"type":"updated","seq":3,"paths":["/css/site.css"],"reload":false})
         );
+    }
+
+    #[test]
+    fn errors_and_their_clearing_have_their_shape() {
+        let e = ServerMessage::Error {
+            source: "esbuild".into(),
+            title: "build failed".into(),
+            text: "src/a.js:1:2: <b>x</b>".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({"type":"error","source":"esbuild","title":"build failed","text":"src/a.js:1:2: <b>x</b>"})
+        );
+        let c = ServerMessage::Clear { source: "run".into() };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"type":"clear","source":"run"})
+        );
+        let p: ClientMessage =
+            serde_json::from_str(r#"{"type":"page-error","url":"/","message":"boom","at":"app.js:3:1"}"#)
+                .unwrap();
+        assert!(matches!(p, ClientMessage::PageError { message, .. } if message == "boom"));
     }
 
     #[test]
@@ -128,7 +181,7 @@ mod tests {
             }
         );
         assert_eq!(forced.forcing_reload(), None, "already a reload");
-        assert_eq!(ServerMessage::connected(1, false).forcing_reload(), None);
+        assert_eq!(ServerMessage::connected(1, false, false).forcing_reload(), None);
         let frame = Frame::new(forced.clone()).unwrap();
         let parsed: ServerMessage = serde_json::from_str(&frame.text).unwrap();
         assert_eq!(parsed, forced);

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use super::hub::Hub;
 #[cfg(doc)]
 use super::protocol::WS_PATH;
-use super::protocol::{Frame, ServerMessage};
+use super::protocol::{ClientMessage, Frame, ServerMessage};
 use crate::error::ServeError;
 use crate::security::{origin_allowed, request_host, token_matches};
 
@@ -38,6 +38,8 @@ pub(crate) struct ReloadSocket {
     pub(crate) tracker: TaskTracker,
     /// `--reload-all`: told to every tab in `connected`.
     pub(crate) reload_all: bool,
+    /// `-v`: pages send their uncaught errors, which are logged.
+    pub(crate) report_errors: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,14 +76,33 @@ pub(crate) async fn handler(
     let shutdown = socket.shutdown.clone();
     let tracker = socket.tracker.clone();
     let hub = socket.hub.clone();
-    let reload_all = socket.reload_all;
+    let (reload_all, report_errors) = (socket.reload_all, socket.report_errors);
     upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |ws| async move {
-            tracker.spawn(serve(ws, hub, rx, ready, shutdown, reload_all));
+            tracker.spawn(serve(ws, hub, rx, ready, shutdown, reload_all, report_errors));
         })
+}
+
+/// A page's uncaught error, as the page reported it (`-v`).
+fn log_page_error(text: &str) {
+    let Ok(ClientMessage::PageError { url, message, at }) = serde_json::from_str(text) else {
+        return;
+    };
+    let cut = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .take(500)
+            .collect::<String>()
+    };
+    let at = if at.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", cut(&at))
+    };
+    tracing::info!("error in the page {}: {}{at}", cut(&url), cut(&message));
 }
 
 async fn serve(
@@ -91,6 +112,7 @@ async fn serve(
     mut ready: watch::Receiver<bool>,
     shutdown: CancellationToken,
     reload_all: bool,
+    report_errors: bool,
 ) {
     // One wait for shutdown for the socket's whole life: a fresh `cancelled()` on every turn of the
     // loop would take the token's lock twice per message, a thousand sockets at once.
@@ -102,11 +124,18 @@ async fn serve(
         res = ready.wait_for(|r| *r) => if res.is_err() { return },
     }
     // Read after subscribing: a batch published in between is both counted here and delivered.
-    let Some(hello) = Frame::new(ServerMessage::connected(hub.seq(), reload_all)) else {
+    let Some(hello) = Frame::new(ServerMessage::connected(hub.seq(), reload_all, report_errors)) else {
         return;
     };
     if socket.send(WsMessage::Text(hello.text)).await.is_err() {
         return;
+    }
+    // The errors open now, right after `connected` (one broadcast meanwhile may come twice: the
+    // client shows one error per source).
+    for error in hub.open_errors() {
+        if socket.send(WsMessage::Text(error.text)).await.is_err() {
+            return;
+        }
     }
     let mut lagged = false;
     loop {
@@ -133,7 +162,9 @@ async fn serve(
             }
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
-                Some(Ok(_)) => {} // push-only: client frames are ignored
+                // Push-only, but for the page errors asked for in `connected`.
+                Some(Ok(WsMessage::Text(text))) if report_errors => log_page_error(&text),
+                Some(Ok(_)) => {}
             }
         }
     }

@@ -225,13 +225,18 @@ mod tests {
             shutdown.clone(),
             tracker.clone(),
         );
-        let reload = crate::reload::routes(Arc::new(ReloadSocket {
-            hub,
-            token: "t".into(),
-            shutdown,
-            tracker,
-            reload_all: false,
-        }));
+        let builds = crate::reload::Builds::new(hub.clone(), Duration::from_secs(60));
+        let reload = crate::reload::routes(
+            Arc::new(ReloadSocket {
+                hub,
+                token: "t".into(),
+                shutdown,
+                tracker,
+                reload_all: false,
+                report_errors: false,
+            }),
+            builds,
+        );
         App::new(Vec::new(), files, Arc::new(proxy), Some(reload)).served()
     }
 

@@ -28,7 +28,7 @@ use crate::files::cache::FileCache;
 use crate::files::{sendfile, FileService, ServedFrom};
 use crate::inject::ClientTag;
 use crate::proxy::Proxy;
-use crate::reload::{Hub, ReloadSocket};
+use crate::reload::{Builds, Hub, ReloadSocket};
 use crate::supervisor::BackendState;
 use crate::watch::{Sink, WatchEvent, WatchOptions};
 pub use listener::bind;
@@ -55,6 +55,7 @@ pub async fn run(
     let client = config
         .reload
         .then(|| ClientTag::new(token.clone(), hub.seq_counter()));
+    let builds = Builds::new(hub.clone(), config.build_hold);
     let (settling_tx, settling) = tokio::sync::watch::channel(false);
     let watcher = if config.reload {
         let options = WatchOptions {
@@ -64,7 +65,7 @@ pub async fn run(
             debounce: config.debounce,
             poll: config.poll,
         };
-        let sink = watch_sink(hub.clone(), cache.clone(), settling_tx);
+        let sink = watch_sink(builds.clone(), cache.clone(), settling_tx);
         Some(crate::watch::spawn(options, sink, shutdown.clone(), &tracker))
     } else {
         hub.set_ready();
@@ -126,13 +127,15 @@ pub async fn run(
         proxy
     };
     let reload = config.reload.then(|| {
-        crate::reload::routes(Arc::new(ReloadSocket {
+        let socket = Arc::new(ReloadSocket {
             hub: hub.clone(),
             token,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             reload_all: config.reload_all,
-        }))
+            report_errors: config.verbose > 0,
+        });
+        crate::reload::routes(socket, builds.clone())
     });
     let mut allowed_hosts = config.allowed_hosts.clone();
     allowed_hosts.extend(config.host_name.clone());
@@ -210,6 +213,7 @@ async fn follow_backend(
         match now {
             BackendState::Ready { restarted } => {
                 ready.send_replace(true);
+                hub.clear("run");
                 if restarted > reloaded {
                     reloaded = restarted;
                     let tabs = hub.publish(Vec::new(), true);
@@ -217,8 +221,13 @@ async fn follow_backend(
                     tracing::info!("backend restarted → reload, told {tabs} {word}");
                 }
             }
-            BackendState::Starting | BackendState::Exited { .. } => {
+            BackendState::Starting => {
                 ready.send_replace(false);
+            }
+            // Shown over every tab until the command is ready again.
+            BackendState::Exited { title, text } => {
+                ready.send_replace(false);
+                hub.show_error("run", &title, &text);
             }
         }
         if state.changed().await.is_err() {
@@ -293,27 +302,33 @@ fn open_browser(url: String) {
 
 /// Where the watcher's events go: the cache admits what OS events cover and forgets on a layout
 /// change; the hub tells the tabs of each batch; pages wait while files are settling.
-fn watch_sink(hub: Arc<Hub>, cache: Arc<FileCache>, settling: tokio::sync::watch::Sender<bool>) -> Sink {
+fn watch_sink(
+    builds: Arc<Builds>,
+    cache: Arc<FileCache>,
+    settling: tokio::sync::watch::Sender<bool>,
+) -> Sink {
     Arc::new(move |event| match event {
         WatchEvent::Ready { coverage } => {
             if let Some(coverage) = coverage {
                 // Served from memory only what OS events will report changed, at once.
                 cache.enable(move |path| coverage.sees(path));
             }
-            hub.set_ready();
+            builds.hub().set_ready();
         }
         WatchEvent::LayoutChanged => cache.invalidate(),
         WatchEvent::Settling => {
             settling.send_replace(true);
+            builds.settling(true);
         }
         // After the batch: the pages that waited carry its seq.
         WatchEvent::Settled => {
+            builds.settling(false);
             settling.send_replace(false);
         }
-        WatchEvent::Batch(batch) => {
-            let tabs = hub.publish(batch.paths.clone(), batch.reload);
-            announce::batch(&batch.paths, batch.reload, tabs);
-        }
+        WatchEvent::Batch(batch) => match builds.offer(batch.paths.clone(), batch.reload) {
+            Some(tabs) => announce::batch(&batch.paths, batch.reload, tabs),
+            None => tracing::debug!("a build is running: holding {} change(s)", batch.paths.len()),
+        },
     })
 }
 

@@ -107,7 +107,8 @@ async fn supervise(
         tracing::info!("started `{command}` (process group {})", run.group());
         let ended = tokio::select! {
             ended = until_ready_then_exit(&mut run, &ready, &state, &mut restarted, by_change, started) => ended,
-            _ = restart.recv() => Ended::Restart,
+            // Without --run-watch there is no sender: that branch is off, not a restart.
+            Some(()) = restart.recv() => Ended::Restart,
             _ = shutdown.cancelled() => Ended::Shutdown,
         };
         match ended {
@@ -143,7 +144,7 @@ async fn supervise(
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     // A change during the wait is worth trying at once.
-                    _ = restart.recv() => { by_change = true; }
+                    Some(()) = restart.recv() => { by_change = true; }
                     _ = shutdown.cancelled() => return,
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);

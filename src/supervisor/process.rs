@@ -194,7 +194,7 @@ static WATCHDOG: OnceLock<Option<Mutex<std::process::ChildStdin>>> = OnceLock::n
 fn watchdog_guard(group: i32) {
     let watchdog = WATCHDOG.get_or_init(|| {
         let script = "last=0; while read g; do last=$g; done; \
-                      [ \"$last\" != 0 ] && kill -KILL -- \"-$last\" 2>/dev/null; exit 0";
+                      [ \"$last\" != 0 ] && kill -KILL \"-$last\" 2>/dev/null; exit 0";
         use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new("sh");
         cmd.args(["-c", script])

@@ -23,6 +23,7 @@ mod support;
 mod chat;
 
 mod os;
+mod overlay;
 mod pages;
 mod tab;
 mod tabs;
@@ -80,6 +81,8 @@ fn main() -> ExitCode {
         tabs::a_stylesheet_is_swapped_only_where_it_is_used,
         tabs::reload_all_reloads_every_tab,
         tabs::a_listing_reloads_when_its_folder_changes,
+        overlay::an_error_is_shown_over_the_page_as_text_and_goes_with_esc_or_clear,
+        overlay::a_build_between_building_and_ok_is_one_reload_onto_the_finished_output,
     ];
     all.extend(trials![Needs::Tools =>
         tools::vite_build_watch_reloads_once_per_build_without_a_404,

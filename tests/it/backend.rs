@@ -145,3 +145,45 @@ async fn a_path_that_got_a_502_reloads_its_tabs_once_the_backend_is_back() {
     assert!(reload);
     assert_eq!(s.get("/socket.io/socket.io.js").await.status(), 200);
 }
+
+/// A command that exits is shown over every tab (source `run`, its status and last lines), and
+/// cleared once it is ready again.
+#[tokio::test]
+async fn a_crash_is_shown_to_the_tabs_and_cleared_once_the_backend_is_ready() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let port = free_port();
+    let flag = work.path().join("crashed-once");
+    let cmd = format!(
+        "if [ -f {f} ]; then {serve}; else touch {f}; echo 'Error: cannot bind'; exit 3; fi",
+        f = flag.display(),
+        serve = http_backend(&data, port)
+    );
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{port}/"),
+        "--run",
+        &cmd,
+    ])
+    .await;
+    let mut tab = s.tab().await;
+    let mut saw_error = false;
+    loop {
+        match tab.next().await {
+            devserve::ServerMessage::Error { source, title, text } => {
+                assert_eq!(source, "run");
+                assert!(title.contains("exited with status 3"), "{title}");
+                assert!(text.contains("Error: cannot bind"), "{text}");
+                saw_error = true;
+            }
+            devserve::ServerMessage::Clear { source } => {
+                assert_eq!(source, "run");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(saw_error);
+    assert!(!get_id(&s).await.is_empty());
+}

@@ -22,4 +22,5 @@ mod polish;
 mod proxy;
 mod reload;
 mod security;
+mod triggers;
 mod watching;
