@@ -9,19 +9,22 @@
 //! with a message that says what to do instead.
 
 pub(crate) mod cli;
+mod origin;
+mod run;
 
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{CommandFactory, FromArgMatches};
 
-use crate::error::{Origin, StartError};
+use crate::error::StartError;
 use crate::proxy::rule::ProxyRule;
-use crate::supervisor::Ready;
 use cli::Cli;
+use origin::{from_env_or_usage, Origins};
+use run::run_command;
+pub(crate) use run::RunCommand;
 
 /// The port devserve tries first when none is given.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
@@ -232,170 +235,6 @@ impl Config {
     }
 }
 
-/// Where each parsed value came from, read off clap's matches.
-struct Origins<'a>(&'a ArgMatches);
-
-impl Origins<'_> {
-    /// The origin of the argument whose clap id is `id`.
-    fn of(&self, id: &str) -> Origin {
-        let command = Cli::command();
-        let arg = command.get_arguments().find(|a| a.get_id() == id);
-        match self.0.value_source(id) {
-            Some(ValueSource::EnvVariable) => Origin::Env(
-                arg.and_then(|a| a.get_env())
-                    .map(|v| v.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            Some(ValueSource::CommandLine) => Origin::Flag(
-                arg.and_then(|a| a.get_long())
-                    .map(|l| format!("--{l}"))
-                    .unwrap_or_else(|| id.to_string()),
-            ),
-            _ => Origin::Default,
-        }
-    }
-
-    fn invalid(&self, id: &str, value: &str, why: impl Into<String>) -> StartError {
-        StartError::Invalid {
-            origin: self.of(id),
-            value: value.to_string(),
-            why: why.into(),
-        }
-    }
-}
-
-/// The backend command, resolved.
-#[derive(Debug, Clone)]
-pub(crate) struct RunCommand {
-    pub(crate) command: String,
-    /// Canonical paths whose changes restart it.
-    pub(crate) watch: Vec<PathBuf>,
-    pub(crate) ready: Ready,
-}
-
-/// `--run`, `--run-watch` and `--ready`, checked: the command's program exists, the paths exist,
-/// and there is a way to tell when it is ready.
-fn run_command(
-    cli: &Cli,
-    proxies: &[ProxyRule],
-    origins: &Origins<'_>,
-) -> Result<Option<RunCommand>, StartError> {
-    let Some(command) = cli.run.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
-        if let Some(path) = cli.run_watch.first() {
-            return Err(origins.invalid(
-                "run_watch",
-                &path.display().to_string(),
-                "needs --run CMD: it says what to restart",
-            ));
-        }
-        return Ok(None);
-    };
-    if let Some(missing) = missing_program(command) {
-        return Err(origins.invalid(
-            "run",
-            command,
-            format!("`{missing}` is not a program on PATH (or not executable): check the command"),
-        ));
-    }
-    let watch = cli
-        .run_watch
-        .iter()
-        .map(|p| {
-            std::fs::canonicalize(p).map_err(|_| {
-                origins.invalid(
-                    "run_watch",
-                    &p.display().to_string(),
-                    "does not exist: check the path",
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let ready = match &cli.ready {
-        Some(spec) => Ready::parse(spec).map_err(|why| origins.invalid("ready", spec, why))?,
-        None => match proxies.first() {
-            Some(rule) => Ready::tcp(&rule.target.host, rule.target.port),
-            None => {
-                return Err(origins.invalid(
-                    "run",
-                    command,
-                    "devserve cannot tell when it is ready: add --ready tcp:HOST:PORT, or --proxy to it",
-                ))
-            }
-        },
-    };
-    Ok(Some(RunCommand {
-        command: command.to_string(),
-        watch,
-        ready,
-    }))
-}
-
-/// The program a shell command starts with, when it is neither found nor a shell word: `npm run
-/// dev` → `npm`. Assignments (`PORT=3000 node app.js`), builtins and anything the shell would
-/// read differently (`(`, `$x`) are not checked.
-fn missing_program(command: &str) -> Option<String> {
-    const SHELL_WORDS: &[&str] = &[
-        "cd", "exec", "export", "env", ".", "source", "set", "if", "for", "while", "until", "case", "test",
-        "[", "true", "false", "echo", "printf", "eval", "trap", "ulimit", "umask", "{", "!",
-    ];
-    let first = command.split_whitespace().find(|w| !w.contains('='))?;
-    if SHELL_WORDS.contains(&first) || first.contains(['(', '$', '`', '"', '\'', ';', '&', '|', '<', '>']) {
-        return None;
-    }
-    let runnable = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if first.contains('/') {
-        return (!runnable(Path::new(first))).then(|| first.to_string());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    (!std::env::split_paths(&path).any(|dir| runnable(&dir.join(first)))).then(|| first.to_string())
-}
-
-/// A value clap refused. When it came from a `DEVSERVE_*` variable rather than a flag the person
-/// typed, the error names the variable; anything else is clap's own message.
-fn from_env_or_usage(e: clap::Error, args: &[OsString]) -> StartError {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
-        if let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) =
-            (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
-        {
-            let long = arg
-                .split([' ', '='])
-                .next()
-                .unwrap_or(arg)
-                .trim_start_matches('-');
-            let typed = args.iter().skip(1).any(|a| {
-                let a = a.to_string_lossy();
-                a.strip_prefix("--")
-                    .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
-            });
-            let command = Cli::command();
-            let env = command
-                .get_arguments()
-                .find(|a| a.get_long() == Some(long))
-                .and_then(|a| a.get_env())
-                .map(|v| v.to_string_lossy().into_owned());
-            if let (false, Some(var)) = (typed, env) {
-                if std::env::var_os(&var).is_some() {
-                    let why = match std::error::Error::source(&e) {
-                        Some(source) if !source.to_string().is_empty() => source.to_string(),
-                        _ => "expected true or false (also 1 or 0, yes or no, on or off)".to_string(),
-                    };
-                    return StartError::Invalid {
-                        origin: Origin::Env(var),
-                        value: value.clone(),
-                        why,
-                    };
-                }
-            }
-        }
-    }
-    StartError::Usage(Box::new(e))
-}
-
 /// How long a backend may take to answer: more than nothing, at most a day.
 fn proxy_timeout(secs: f64) -> Result<Duration, &'static str> {
     if secs.is_nan() || secs <= 0.0 {
@@ -451,6 +290,9 @@ fn resolve_host(host: &str) -> Result<(IpAddr, Option<String>), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Origin;
+    use crate::supervisor::Ready;
+    use run::missing_program;
 
     #[test]
     fn host_accepts_addresses_and_localhost() {
