@@ -50,8 +50,25 @@
     try { window.dispatchEvent(new CustomEvent(name, { detail: detail })); } catch (e) { /* old browser */ }
   }
 
+  // A hidden tab keeps the reload it was told of and acts when it is shown: a tab behind others
+  // does not lose its state for nothing, and never misses the change.
+  var hiddenReload = null;
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && hiddenReload) {
+      var why = hiddenReload;
+      hiddenReload = null;
+      reload(why);
+    }
+  });
+
   function reload(why) {
     if (state.reloading) return;
+    if (document.hidden) {
+      if (!hiddenReload) log("hidden: reloading when shown (" + why + ")");
+      hiddenReload = why;
+      emit("devserve:deferred", { why: why });
+      return;
+    }
     state.reloading = true;
     log("reloading: " + why);
     try {
@@ -130,6 +147,59 @@
 
   function isStylesheet(p) {
     return /\.css$/i.test(decoded(p));
+  }
+
+  function isImage(p) {
+    return /\.(png|jpe?g|gif|webp|avif|svg|ico|bmp)$/i.test(decoded(p));
+  }
+
+  // `url` with the batch's seq in its query, so the browser fetches it again; same-origin URLs
+  // whose path is one of `paths` only.
+  function busted(url, paths, seq) {
+    try {
+      var u = new URL(url, location.href);
+      if (u.origin !== location.origin || !paths.some(function (q) { return samePath(u.pathname, q); })) return null;
+      u.searchParams.set("__devserve", String(seq));
+      return u.href;
+    } catch (e) { return null; }
+  }
+
+  // Swaps changed images in place: <img src> and srcset, <source srcset>, favicons, and CSS
+  // backgrounds (set inline on the elements that show one).
+  function swapImages(paths, seq) {
+    var n = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("img[src], input[type=image][src]"), function (img) {
+      var next = busted(img.getAttribute("src"), paths, seq);
+      if (next) { img.src = next; n++; }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("img[srcset], source[srcset]"), function (el) {
+      var changed = false;
+      var set = el.getAttribute("srcset").split(",").map(function (part) {
+        var bits = part.trim().split(/\s+/);
+        var next = busted(bits[0], paths, seq);
+        if (next) { changed = true; bits[0] = next; }
+        return bits.join(" ");
+      }).join(", ");
+      if (changed) { el.setAttribute("srcset", set); n++; }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('link[rel~="icon"]'), function (link) {
+      var next = busted(link.getAttribute("href"), paths, seq);
+      if (next) { link.href = next; n++; }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("body, body *"), function (el) {
+      var bg = getComputedStyle(el).backgroundImage;
+      if (!bg || bg === "none") return;
+      var changed = false;
+      var next = bg.replace(/url\("?([^")]*)"?\)/g, function (all, url) {
+        var b = busted(url, paths, seq);
+        if (!b) return all;
+        changed = true;
+        return 'url("' + b + '")';
+      });
+      if (changed) { el.style.backgroundImage = next; n++; }
+    });
+    log("swapped " + n + " image(s): " + paths.join(", "));
+    emit("devserve:swapped", { paths: paths, images: n });
   }
 
   // Swaps one <link rel=stylesheet>: the new sheet is inserted right after the old one and the old
@@ -331,6 +401,11 @@
         // Only stylesheets of this page changed (a Sass source saved with its output is not one
         // of them): swap them in place.
         swapStylesheets(mine.paths, state.seq);
+      } else if (paths.length && !state.reloadAll && mine.paths.every(function (p) { return isStylesheet(p) || isImage(p); })) {
+        // Images too are swapped in place, and the stylesheets among the changes.
+        var sheets = mine.paths.filter(isStylesheet);
+        if (sheets.length) swapStylesheets(sheets, state.seq);
+        swapImages(mine.paths.filter(isImage), state.seq);
       } else reload(mine.why);
     }
   }

@@ -400,7 +400,11 @@ struct Tab {
 
 impl Tab {
     async fn open(browser: &Browser, url: &str) -> Tab {
-        let page = browser.new_page("about:blank").await.unwrap();
+        // A window of its own: a tab behind others is hidden, and devserve holds a hidden tab's
+        // reload until it is shown.
+        let mut target = chromiumoxide::cdp::browser_protocol::target::CreateTargetParams::new("about:blank");
+        target.new_window = Some(true);
+        let page = browser.new_page(target).await.unwrap();
         let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
         let mut tab = Tab { page, loads };
         tab.page.goto(url).await.unwrap();

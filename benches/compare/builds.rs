@@ -35,6 +35,9 @@ pub struct Shown {
 
 pub struct BuildRow {
     pub tool: Tool,
+    /// Ten tabs on ten pages: tabs reloaded when one page is saved, and when a file no page uses
+    /// (NOTES.md) is.
+    pub tabs: (usize, usize),
     pub new_page: Shown,
     pub vite: Shown,
     pub esbuild: Shown,
@@ -319,10 +322,52 @@ async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
     Some(shown(totals))
 }
 
+/// Ten tabs on ten pages: how many reload when page 3 is saved, and when NOTES.md is.
+async fn tabs_per_save(browser: &Browser, tool: Tool) -> (usize, usize) {
+    let dir = plain_tempdir();
+    for i in 0..10 {
+        let page = APP_PAGE.replace("SCRIPT", &format!("<script src=\"/p{i}.js\"></script>"));
+        std::fs::write(dir.path().join(format!("p{i}.html")), page).unwrap();
+        std::fs::write(dir.path().join(format!("p{i}.js")), app_js(&format!("page {i}"))).unwrap();
+    }
+    std::fs::write(dir.path().join("index.html"), APP_PAGE.replace("SCRIPT", "")).unwrap();
+    std::fs::write(dir.path().join("NOTES.md"), "notes").unwrap();
+    let run = start_with(tool, dir.path(), false).await;
+    let mut tabs = Vec::new();
+    for i in 0..10 {
+        tabs.push(Tab::open(browser, &run.url(&format!("/p{i}.html"))).await);
+    }
+    std::fs::write(
+        dir.path().join("p3.html"),
+        APP_PAGE.replace("SCRIPT", "<script src=\"/p3.js\"></script><!-- saved -->"),
+    )
+    .unwrap();
+    let page = loads_in(&mut tabs).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::write(dir.path().join("NOTES.md"), "more notes").unwrap();
+    let notes = loads_in(&mut tabs).await;
+    for tab in tabs {
+        let _ = tab.page.close().await;
+    }
+    (page, notes)
+}
+
+/// How many of `tabs` load a document, counted until each has been quiet for a while.
+async fn loads_in(tabs: &mut [Tab]) -> usize {
+    let mut n = 0;
+    for tab in tabs {
+        n += tab
+            .count_loads(Duration::from_millis(1500), Duration::from_millis(700))
+            .await;
+    }
+    n
+}
+
 /// The scenarios for one server.
 pub async fn measure(browser: &Browser, tool: Tool) -> BuildRow {
     let row = BuildRow {
         tool,
+        tabs: tabs_per_save(browser, tool).await,
         new_page: new_page(browser, tool).await,
         vite: vite_build(browser, tool).await,
         esbuild: esbuild(browser, tool).await,
@@ -334,6 +379,10 @@ pub async fn measure(browser: &Browser, tool: Tool) -> BuildRow {
         ("esbuild --watch", Some(row.esbuild)),
         ("backend restart", row.backend),
     ];
+    eprintln!(
+        "   ten tabs: {} reloaded for one page saved, {} for NOTES.md",
+        row.tabs.0, row.tabs.1
+    );
     for (name, s) in scenarios {
         if let Some(s) = s {
             eprintln!(
@@ -367,13 +416,15 @@ pub fn render(rows: &[BuildRow]) -> String {
     };
     let mut md = String::from(
         "\n## Build tools and new pages\n\n\
-         | server | new page → shown | `vite build --watch`: save → shown | `esbuild --watch` into a gitignored `dist/`: save → shown | backend file saved → its new answer shown |\n\
-         |---|---|---|---|---|\n",
+         | server | ten tabs on ten pages: tabs reloaded when one page is saved / when NOTES.md is | new page → shown | `vite build --watch`: save → shown | `esbuild --watch` into a gitignored `dist/`: save → shown | backend file saved → its new answer shown |\n\
+         |---|---|---|---|---|---|\n",
     );
     for r in rows {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} / {} | {} | {} | {} | {} |\n",
             r.tool.name(),
+            r.tabs.0,
+            r.tabs.1,
             cell(r.new_page),
             cell(r.vite),
             cell(r.esbuild),

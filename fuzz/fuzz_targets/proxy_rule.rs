@@ -1,5 +1,5 @@
-//! Any `--proxy` rule and request path: parsing never panics, a rule never claims devserve's own
-//! paths, and the upstream path is a path.
+//! Any `--proxy` rule and request path: parsing never panics, and the upstream path is a path
+//! (whether the rule matches the request or not).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

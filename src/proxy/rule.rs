@@ -87,10 +87,14 @@ impl ProxyRule {
         let mut out = match &self.target.path {
             None => path.to_string(),
             Some(base) => {
+                // What follows the prefix, on a segment boundary; a path the rule does not match
+                // (never asked for by the router) keeps its own path rather than a cut one.
                 let rest = if self.prefix == "/" {
                     path
                 } else {
-                    path.get(self.prefix.len()..).unwrap_or("")
+                    path.strip_prefix(self.prefix.as_str())
+                        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                        .unwrap_or(path)
                 };
                 let joined = format!("{base}{rest}");
                 if joined.is_empty() {
@@ -247,5 +251,18 @@ mod tests {
         let strip = ProxyRule::parse("/api=http://h:1/").unwrap();
         assert_eq!(strip.upstream_path("/api/users", None), "/users");
         assert_eq!(strip.upstream_path("/api", None), "/");
+    }
+
+    /// Found by `cargo fuzz` (fuzz/fuzz_targets/proxy_rule.rs): a path the rule does not match
+    /// was cut at the prefix's length, mid-segment, and the upstream path did not start with `/`.
+    #[test]
+    fn the_upstream_path_always_starts_with_a_slash() {
+        let rule = ProxyRule::parse("/0__dev/=http://sNev=/").unwrap();
+        assert_eq!(
+            rule.upstream_path("/e/N=\u{1}\u{1}\u{1}\u{1}", None),
+            "/e/N=\u{1}\u{1}\u{1}\u{1}"
+        );
+        assert_eq!(rule.upstream_path("/0__dev/x", None), "/x");
+        assert_eq!(rule.upstream_path("/0__dev", None), "/");
     }
 }

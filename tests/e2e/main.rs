@@ -81,8 +81,12 @@ fn main() -> ExitCode {
         tabs::a_stylesheet_is_swapped_only_where_it_is_used,
         tabs::reload_all_reloads_every_tab,
         tabs::a_listing_reloads_when_its_folder_changes,
+        tabs::three_tabs_each_act_only_on_their_own_files,
+        tabs::an_image_is_swapped_in_place,
+        tabs::a_hidden_tab_reloads_when_shown_not_before,
         overlay::an_error_is_shown_over_the_page_as_text_and_goes_with_esc_or_clear,
         overlay::a_build_between_building_and_ok_is_one_reload_onto_the_finished_output,
+        overlay::with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid,
     ];
     all.extend(trials![Needs::Tools =>
         tools::vite_build_watch_reloads_once_per_build_without_a_404,

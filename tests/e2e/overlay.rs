@@ -154,3 +154,46 @@ pub async fn a_build_between_building_and_ok_is_one_reload_onto_the_finished_out
     assert_eq!(loads, "4", "one reload per build");
     tab.close().await;
 }
+
+/// With `-v`, the page's uncaught errors and rejections are sent to devserve — and not overlaid.
+pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid() {
+    // The page's own code fails (code run through the debugger would not count as the page's).
+    let s = TestServer::start_with(&["-v"], |root| {
+        let page = counted_page("<p>app</p>").replace(
+            "</head>",
+            "<script>window.fail = () => { setTimeout(() => { throw new Error('boom in the page'); }); \
+             setTimeout(() => { Promise.reject(new Error('rejected in the page')); }); };</script></head>",
+        );
+        std::fs::write(root.join("index.html"), page).unwrap()
+    })
+    .await;
+    let Some(tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let sent: serde_json::Value = tab
+        .eval(
+            "async () => { const sent = []; const real = WebSocket.prototype.send; \
+             WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return real.call(this, d); }; \
+             window.fail(); \
+             while (sent.length < 2) await new Promise(r => setTimeout(r, 20)); return sent; }",
+        )
+        .await;
+    let sent = sent.as_array().unwrap();
+    assert!(sent.iter().all(|m| m["type"] == "page-error"), "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|m| m["message"].as_str().unwrap().contains("boom in the page")),
+        "{sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .any(|m| m["message"].as_str().unwrap().contains("rejected in the page")),
+        "{sent:?}"
+    );
+    assert_eq!(
+        tab.eval::<String>(OVERLAY_TEXT).await,
+        "",
+        "the page's own errors are its business"
+    );
+    tab.close().await;
+}

@@ -111,7 +111,11 @@ impl Tab {
     /// Opens `path` and waits until the page has loaded (its client may not be connected yet).
     pub async fn load(server: &TestServer, path: &str) -> Option<Tab> {
         let browser = browser()?;
-        let page = browser.new_page("about:blank").await.unwrap();
+        // A window of its own: a tab behind others is hidden, and a hidden tab waits to reload
+        // until it is shown (tests of that make a page hidden themselves).
+        let mut target = chromiumoxide::cdp::browser_protocol::target::CreateTargetParams::new("about:blank");
+        target.new_window = Some(true);
+        let page = browser.new_page(target).await.unwrap();
         let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
         let mut tab = Tab { page, loads };
         tab.page.goto(server.url(path)).await.unwrap();

@@ -421,3 +421,39 @@ fn a_missing_command_or_a_malformed_ready_fails_at_start_with_one_line() {
         );
     }
 }
+
+/// `-v` asks the pages for their uncaught errors (in `connected`) and prints them with the page.
+#[tokio::test]
+async fn verbose_prints_the_errors_pages_report() {
+    use futures_util::SinkExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path()).args(["--port", "0", "-v"]);
+    let server = Logged::spawn(cmd);
+    let page = crate::support::client()
+        .get(format!("http://{}/nothing", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::support::token_in(&page).unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/__devserve/ws?token={token}", server.addr))
+            .await
+            .unwrap();
+    let hello = futures_util::StreamExt::next(&mut ws).await.unwrap().unwrap();
+    let hello: serde_json::Value = serde_json::from_str(hello.to_text().unwrap()).unwrap();
+    assert_eq!(hello["report_errors"], true, "{hello}");
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        r#"{"type":"page-error","url":"http://localhost/app","message":"TypeError: x is undefined","at":"app.js:3:9"}"#.into(),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        server.wait_for("error in the page http://localhost/app: TypeError: x is undefined (app.js:3:9)"),
+        "{}",
+        server.log()
+    );
+}
