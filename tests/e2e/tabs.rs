@@ -112,19 +112,29 @@ pub async fn a_stylesheet_is_swapped_only_where_it_is_used() {
 }
 
 pub async fn reload_all_reloads_every_tab() {
-    let s = TestServer::start_with(&["--reload-all"], two_pages).await;
+    let s = TestServer::start_with(&["--reload-all"], |root| {
+        two_pages(root);
+        std::fs::write(root.join("c.html"), page("c", "c", "")).unwrap();
+        std::fs::write(root.join("c.js"), "// c").unwrap();
+    })
+    .await;
     let Some(mut a) = Tab::open(&s, "/a.html").await else {
         return;
     };
     let Some(mut b) = Tab::open(&s, "/b.html").await else {
         return;
     };
+    let Some(mut c) = Tab::open(&s, "/c.html").await else {
+        return;
+    };
     s.write("b.html", counted_page("<p>b2</p>"));
     a.next_load().await;
     b.next_load().await;
+    c.next_load().await;
     assert_eq!(b.text().await, "b2");
-    a.close().await;
-    b.close().await;
+    for tab in [a, b, c] {
+        tab.close().await;
+    }
 }
 
 pub async fn a_listing_reloads_when_its_folder_changes() {
