@@ -16,6 +16,46 @@ pub fn counted_page(body: &str) -> String {
     )
 }
 
+/// Copies the chat example's front end into `root`.
+fn copy_chat_site(root: &std::path::Path) {
+    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
+    for entry in std::fs::read_dir(&site).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Joins the chat's room `dev` as `name`.
+fn join_js(name: &str) -> String {
+    format!(
+        "() => {{ document.getElementById('name').value = '{name}'; document.getElementById('room').value = 'dev'; \
+         document.getElementById('join').requestSubmit(); return true; }}"
+    )
+}
+
+/// Says `text` in the chat.
+fn say_js(text: &str) -> String {
+    format!(
+        "() => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); return true; }}"
+    )
+}
+
+/// Waits until the chat's log has a line with `text`.
+fn line_js(text: &str) -> String {
+    format!(
+        "async () => {{ const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
+         while (!has()) await new Promise(r => setTimeout(r, 20)); return true; }}"
+    )
+}
+
+/// Waits until the chat's status starts with `prefix`.
+fn status_js(prefix: &str) -> String {
+    format!(
+        "async () => {{ const ok = () => document.getElementById('status').textContent.startsWith({prefix:?}); \
+         while (!ok()) await new Promise(r => setTimeout(r, 20)); return true; }}"
+    )
+}
+
 pub async fn html_save_loads_the_new_document_once() {
     let s = TestServer::start_with(&[], |root| {
         std::fs::write(root.join("index.html"), counted_page("<p>v1</p>")).unwrap()
@@ -215,15 +255,9 @@ pub async fn page_with_a_strict_csp_still_reloads() {
 
 pub async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
     let backend = Backend::start(chat::app()).await;
-    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
     let s = TestServer::start_with(
         &["--proxy-ws", &format!("localhost:{}", backend.addr.port())],
-        |root| {
-            for entry in std::fs::read_dir(&site).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
-            }
-        },
+        copy_chat_site,
     )
     .await;
     let Some(mut ann) = Tab::open(&s, "/").await else {
@@ -232,30 +266,12 @@ pub async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
     let Some(mut bob) = Tab::open(&s, "/").await else {
         return;
     };
-    let join = |name: &str| {
-        format!(
-            "() => {{ document.getElementById('name').value = '{name}'; document.getElementById('room').value = 'dev'; \
-             document.getElementById('join').requestSubmit(); return true; }}"
-        )
-    };
-    let wait_for_line = |text: &str| {
-        format!(
-            "async () => {{ const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
-             if (!has()) await new Promise(r => new MutationObserver((_, o) => {{ if (has()) {{ o.disconnect(); r(); }} }}) \
-               .observe(document.getElementById('log'), {{ childList: true }})); return true; }}"
-        )
-    };
-    let _: bool = ann.eval(&join("ann")).await;
-    let _: bool = ann.eval(&wait_for_line("ann joined \"dev\".")).await;
-    let _: bool = bob.eval(&join("bob")).await;
-    let _: bool = ann.eval(&wait_for_line("bob joined \"dev\".")).await;
-    let say = |text: &str| {
-        format!(
-            "() => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); return true; }}"
-        )
-    };
-    let _: bool = ann.eval(&say("<b>hello</b> bob")).await;
-    let _: bool = bob.eval(&wait_for_line("<b>hello</b> bob")).await;
+    let _: bool = ann.eval(&join_js("ann")).await;
+    let _: bool = ann.eval(&line_js("ann joined \"dev\".")).await;
+    let _: bool = bob.eval(&join_js("bob")).await;
+    let _: bool = ann.eval(&line_js("bob joined \"dev\".")).await;
+    let _: bool = ann.eval(&say_js("<b>hello</b> bob")).await;
+    let _: bool = bob.eval(&line_js("<b>hello</b> bob")).await;
     let bold: bool = bob.eval("() => !!document.querySelector('#log b')").await;
     assert!(!bold, "chat text is shown as text, never as HTML");
 
@@ -273,8 +289,8 @@ pub async fn chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit() {
         assert_eq!(color, "rgb(1, 2, 3)");
         assert!(!tab.loaded_since(), "restyled in place");
     }
-    let _: bool = bob.eval(&say("still connected")).await;
-    let _: bool = ann.eval(&wait_for_line("still connected")).await;
+    let _: bool = bob.eval(&say_js("still connected")).await;
+    let _: bool = ann.eval(&line_js("still connected")).await;
     ann.close().await;
     bob.close().await;
 }
@@ -326,62 +342,32 @@ pub async fn bad_gateway_page_reloads_when_the_backend_comes_up() {
 pub async fn chat_reconnects_and_rejoins_after_the_backend_restarts() {
     let mut backend = Backend::start(chat::app()).await;
     let port = backend.addr.port();
-    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
-    let s = TestServer::start_with(&["--proxy-ws", &format!("127.0.0.1:{port}")], |root| {
-        for entry in std::fs::read_dir(&site).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
-        }
-    })
-    .await;
+    let s = TestServer::start_with(&["--proxy-ws", &format!("127.0.0.1:{port}")], copy_chat_site).await;
     let Some(mut ann) = Tab::open(&s, "/").await else {
         return;
     };
     let Some(mut bob) = Tab::open(&s, "/").await else {
         return;
     };
-    let join = |name: &str| {
-        format!(
-            "() => {{ document.getElementById('name').value = '{name}'; document.getElementById('room').value = 'dev'; \
-             document.getElementById('join').requestSubmit(); return true; }}"
-        )
-    };
-    let status_is = |prefix: &str| {
-        format!(
-            "async () => {{ const ok = () => document.getElementById('status').textContent.startsWith({prefix:?}); \
-             while (!ok()) await new Promise(r => setTimeout(r, 20)); return true; }}"
-        )
-    };
-    let wait_for_line = |text: &str| {
-        format!(
-            "async () => {{ const has = () => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes({text:?})); \
-             while (!has()) await new Promise(r => setTimeout(r, 20)); return true; }}"
-        )
-    };
-    let say = |text: &str| {
-        format!(
-            "() => {{ document.getElementById('text').value = {text:?}; document.getElementById('say').requestSubmit(); return true; }}"
-        )
-    };
-    let _: bool = ann.eval(&join("ann")).await;
-    let _: bool = bob.eval(&join("bob")).await;
-    let _: bool = ann.eval(&status_is("connected to dev")).await;
-    let _: bool = bob.eval(&status_is("connected to dev")).await;
+    let _: bool = ann.eval(&join_js("ann")).await;
+    let _: bool = bob.eval(&join_js("bob")).await;
+    let _: bool = ann.eval(&status_js("connected to dev")).await;
+    let _: bool = bob.eval(&status_js("connected to dev")).await;
     let hidden: bool = ann
         .eval("() => getComputedStyle(document.getElementById('join')).display === 'none'")
         .await;
     assert!(hidden, "the join form hides once joined");
 
     backend.kill();
-    let _: bool = ann.eval(&status_is("disconnected")).await;
-    let _: bool = bob.eval(&status_is("disconnected")).await;
+    let _: bool = ann.eval(&status_js("disconnected")).await;
+    let _: bool = bob.eval(&status_js("disconnected")).await;
     let _backend = Backend::start_on(chat::app(), port).await;
-    let _: bool = ann.eval(&status_is("connected to dev")).await;
-    let _: bool = bob.eval(&status_is("connected to dev")).await;
+    let _: bool = ann.eval(&status_js("connected to dev")).await;
+    let _: bool = bob.eval(&status_js("connected to dev")).await;
     // Both rejoin on their own schedule: bob says something until ann, back in the room, hears it.
     let mut heard = false;
     for i in 0..50 {
-        let _: bool = bob.eval(&say(&format!("ping {i}"))).await;
+        let _: bool = bob.eval(&say_js(&format!("ping {i}"))).await;
         heard = ann
             .eval(
                 "async () => { for (let k = 0; k < 10; k++) { \
@@ -394,8 +380,8 @@ pub async fn chat_reconnects_and_rejoins_after_the_backend_restarts() {
         }
     }
     assert!(heard, "ann hears bob again after the restart");
-    let _: bool = ann.eval(&say("after the restart")).await;
-    let _: bool = bob.eval(&wait_for_line("after the restart")).await;
+    let _: bool = ann.eval(&say_js("after the restart")).await;
+    let _: bool = bob.eval(&line_js("after the restart")).await;
     assert!(!ann.loaded_since() && !bob.loaded_since(), "no reload needed");
     ann.close().await;
     bob.close().await;
@@ -416,7 +402,6 @@ pub async fn chat_with_its_backend_under_run_restarts_and_the_tab_comes_back_onc
         .local_addr()
         .unwrap()
         .port();
-    let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chat/site");
     let s = TestServer::start_with(
         &[
             "--proxy-ws",
@@ -426,12 +411,7 @@ pub async fn chat_with_its_backend_under_run_restarts_and_the_tab_comes_back_onc
             "--run-watch",
             src.path().to_str().unwrap(),
         ],
-        |root| {
-            for entry in std::fs::read_dir(&site).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
-            }
-        },
+        copy_chat_site,
     )
     .await;
     let Some(mut tab) = Tab::open(&s, "/").await else {
