@@ -100,7 +100,7 @@ pub(crate) enum ServeError {
     #[error("bad body: {0}")]
     BadJson(String),
     /// The reload socket asked for by another site's page.
-    #[error("the reload socket only serves this server's own pages")]
+    #[error("devserve's reload socket and endpoints answer only this server's own pages and local tools")]
     ForeignOrigin,
     #[error("missing or stale token; reload the page")]
     StaleToken,

@@ -68,7 +68,8 @@ pub(super) async fn forward(
     }
 
     if !proxy.backend_is_ready().await {
-        return gateway_timeout(&page, &authority, proxy.timeout);
+        let why = format!("it was still starting after {} s", proxy.timeout.as_secs_f32());
+        return bad_gateway(&page, &authority, &why);
     }
     if upgrade {
         let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();

@@ -51,12 +51,22 @@ pub(crate) struct Proxy {
     /// Tunnels end with the server.
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    /// With `--run`: false while the backend starts or restarts. Requests wait for it (bounded
-    /// by the timeout), and tunnels to the old process are closed with 1012 (service restart).
-    backend_ready: Option<watch::Receiver<bool>>,
+    /// With `--run`: what the backend is doing. Requests wait while it starts (bounded by the
+    /// timeout), and tunnels to the old process are closed with 1012 (service restart).
+    backend_ready: Option<watch::Receiver<Backend>>,
     /// Told of each request a backend refused (it is down), so that the tabs that asked are
     /// reloaded once it is back.
     down: Option<mpsc::Sender<Refused>>,
+}
+
+/// What the `--run` backend is doing, as the proxy needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Ready,
+    /// Starting or restarting: requests wait for it.
+    Starting,
+    /// Exited, waiting to start again: requests go on and get a 502 at once.
+    Down,
 }
 
 /// A request a backend refused: which backend, and the request's path.
@@ -116,22 +126,22 @@ impl Proxy {
     }
 
     /// Waits for `ready` before forwarding (with `--run`).
-    pub(crate) fn waiting_for(mut self, ready: Option<watch::Receiver<bool>>) -> Self {
+    pub(crate) fn waiting_for(mut self, ready: Option<watch::Receiver<Backend>>) -> Self {
         self.backend_ready = ready;
         self
     }
 
-    /// Waits, up to the timeout, for a backend that is (re)starting; false when it did not
-    /// become ready in time.
+    /// Waits, up to the timeout, for a backend that is (re)starting; false when it was still
+    /// starting then. A backend that is down is not waited for.
     async fn backend_is_ready(&self) -> bool {
-        let Some(ready) = &self.backend_ready else {
+        let Some(state) = &self.backend_ready else {
             return true;
         };
-        if *ready.borrow() {
+        if *state.borrow() != Backend::Starting {
             return true;
         }
-        let mut ready = ready.clone();
-        tokio::time::timeout(self.timeout, ready.wait_for(|ok| *ok))
+        let mut state = state.clone();
+        tokio::time::timeout(self.timeout, state.wait_for(|s| *s != Backend::Starting))
             .await
             .is_ok_and(|r| r.is_ok())
     }

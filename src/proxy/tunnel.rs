@@ -65,8 +65,8 @@ pub(super) async fn tunnel(
         let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
         let restart = async {
             match restarting.as_mut() {
-                Some(ready) => {
-                    let _ = ready.wait_for(|ok| !*ok).await;
+                Some(state) => {
+                    let _ = state.wait_for(|s| *s != super::Backend::Ready).await;
                 }
                 None => std::future::pending().await,
             }

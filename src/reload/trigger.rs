@@ -143,8 +143,9 @@ impl Builds {
     fn release(&self, released: Option<(Vec<String>, bool, bool)>) {
         if let Some((paths, reload, true)) = released {
             let tabs = self.hub.publish(paths.clone(), reload);
+            let word = if tabs == 1 { "tab" } else { "tabs" };
             tracing::info!(
-                "a build is done → its changes ({}) go out, told {tabs}",
+                "a build is done → its {} change(s) go out, told {tabs} {word}",
                 paths.len()
             );
         }
@@ -230,15 +231,20 @@ pub(crate) async fn status(State(builds): State<Arc<Builds>>, req: Request) -> R
         return ServeError::BadJson("`source` names the tool, in 1 to 64 characters".into()).into_response();
     }
     match body.state {
-        BuildState::Building => builds.building(source),
+        BuildState::Building => {
+            tracing::debug!("{source}: building");
+            builds.building(source);
+        }
         BuildState::Ok => {
+            tracing::info!("{source}: ok");
             builds.hub().clear(source);
             builds.done(source);
         }
         BuildState::Error => {
             let title = body.title.unwrap_or_else(|| format!("{source} failed"));
             let text: String = body.text.chars().take(MAX_BODY).collect();
-            tracing::warn!("{title}");
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            tracing::warn!("{source}: {title}: {first}");
             builds.hub().show_error(source, &title, &text);
             builds.done(source);
         }

@@ -76,7 +76,7 @@ pub async fn run(
     drop(tokio::task::spawn_blocking(|| ()));
 
     // The backend command, and whether its backend is ready (always, without one).
-    let (backend_ready_tx, backend_ready) = tokio::sync::watch::channel(true);
+    let (backend_ready_tx, backend_ready) = tokio::sync::watch::channel(crate::proxy::Backend::Starting);
     let supervisor = config.run.as_ref().map(|run| {
         let (supervisor, task) =
             crate::supervisor::spawn(run.command.clone(), run.ready.clone(), shutdown.clone());
@@ -180,24 +180,53 @@ pub async fn run(
 /// half of it).
 const RUN_DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// The watcher of the `--run-watch` paths: the first folder (or a file's folder) as its root.
+/// The watcher of the `--run-watch` paths. Its root is the first folder given; when only files
+/// are given, the first file's folder, with ignore rules that leave out everything in it but the
+/// files given (a log written beside `server.js` must not restart it).
 fn run_watch_options(paths: &[PathBuf], config: &Config) -> WatchOptions {
-    let (first, rest) = paths
-        .split_first()
-        .map_or((PathBuf::new(), &[][..]), |(f, r)| (f.clone(), r));
-    let (root, mut extra) = if first.is_dir() {
-        (first, Vec::new())
-    } else {
-        (first.parent().map(PathBuf::from).unwrap_or_default(), vec![first])
+    let mut ignore = config.ignore.clone();
+    let root = match paths.iter().find(|p| p.is_dir()) {
+        Some(dir) => dir.clone(),
+        None => {
+            let root = paths
+                .first()
+                .and_then(|p| p.parent())
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            ignore.extend(only_these(&root, paths));
+            root
+        }
     };
-    extra.extend(rest.iter().cloned());
+    let extra = paths.iter().filter(|p| **p != root).cloned().collect();
     WatchOptions {
         root,
         extra,
-        ignore: config.ignore.clone(),
+        ignore,
         debounce: RUN_DEBOUNCE,
         poll: config.poll,
     }
+}
+
+/// Gitignore rules under `root` that ignore everything but `files` (and the folders that lead to
+/// them): `/*`, `!/lib/`, `/lib/*`, `!/lib/db.js`.
+fn only_these(root: &std::path::Path, files: &[PathBuf]) -> Vec<String> {
+    let mut rules = vec!["/*".to_string()];
+    for file in files {
+        let Ok(rel) = file.strip_prefix(root) else {
+            continue;
+        };
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        for depth in 1..parts.len() {
+            let dir = parts[..depth].join("/");
+            rules.push(format!("!/{dir}/"));
+            rules.push(format!("/{dir}/*"));
+        }
+        rules.push(format!("!/{}", parts.join("/")));
+    }
+    rules
 }
 
 /// Follows the backend: proxied requests wait while it is not ready, and once a restart caused
@@ -205,14 +234,15 @@ fn run_watch_options(paths: &[PathBuf], config: &Config) -> WatchOptions {
 async fn follow_backend(
     mut state: tokio::sync::watch::Receiver<BackendState>,
     hub: Arc<Hub>,
-    ready: tokio::sync::watch::Sender<bool>,
+    backend: tokio::sync::watch::Sender<crate::proxy::Backend>,
 ) {
+    use crate::proxy::Backend;
     let mut reloaded = 0;
     loop {
         let now = state.borrow_and_update().clone();
         match now {
             BackendState::Ready { restarted } => {
-                ready.send_replace(true);
+                backend.send_replace(Backend::Ready);
                 hub.clear("run");
                 if restarted > reloaded {
                     reloaded = restarted;
@@ -222,11 +252,12 @@ async fn follow_backend(
                 }
             }
             BackendState::Starting => {
-                ready.send_replace(false);
+                backend.send_replace(Backend::Starting);
             }
-            // Shown over every tab until the command is ready again.
+            // Shown over every tab until the command is ready again; requests meanwhile get a
+            // 502 at once rather than waiting for a start that may be many seconds away.
             BackendState::Exited { title, text } => {
-                ready.send_replace(false);
+                backend.send_replace(Backend::Down);
                 hub.show_error("run", &title, &text);
             }
         }
@@ -335,6 +366,28 @@ fn watch_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_watch_files_alone_leave_out_the_rest_of_their_folder() {
+        let root = std::path::Path::new("/p");
+        let rules = only_these(
+            root,
+            &[PathBuf::from("/p/server.js"), PathBuf::from("/p/lib/db.js")],
+        );
+        assert_eq!(rules, ["/*", "!/server.js", "!/lib/", "/lib/*", "!/lib/db.js"]);
+        let ig = ::ignore::gitignore::GitignoreBuilder::new(root);
+        let mut ig = ig;
+        for r in &rules {
+            ig.add_line(None, r).unwrap();
+        }
+        let ig = ig.build().unwrap();
+        let ignored = |p: &str, dir: bool| ig.matched_path_or_any_parents(p, dir).is_ignore();
+        assert!(!ignored("/p/server.js", false));
+        assert!(!ignored("/p/lib/db.js", false));
+        assert!(ignored("/p/log", false), "a log beside it");
+        assert!(ignored("/p/lib/other.js", false));
+        assert!(ignored("/p/front/index.html", false));
+    }
 
     #[test]
     fn open_path_builds_the_url_on_the_server() {

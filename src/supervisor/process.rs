@@ -108,11 +108,12 @@ impl Run {
         };
         if kill_process_group(group, Signal::TERM).is_ok() {
             let deadline = Instant::now() + STOP_GRACE;
-            while test_kill_process_group(group).is_ok() && Instant::now() < deadline {
+            while group_alive(self.group) && Instant::now() < deadline {
                 // Reap the shell as soon as it exits, or the group never looks empty.
-                let _ = tokio::time::timeout(Duration::from_millis(50), self.child.wait()).await;
+                let _ = tokio::time::timeout(Duration::from_millis(10), self.child.wait()).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            if test_kill_process_group(group).is_ok() {
+            if group_alive(self.group) {
                 tracing::warn!("the backend did not stop within {STOP_GRACE:?} of SIGTERM: killing it");
                 let _ = kill_process_group(group, Signal::KILL);
             }
@@ -128,6 +129,31 @@ impl Run {
             .map(|lines| lines.iter().cloned().collect::<Vec<_>>().join("\n"))
             .unwrap_or_default()
     }
+}
+
+/// True while a process of `group` is alive. A zombie is not: the shell's children, orphaned when
+/// it exits, stay zombies until init gets round to them (a second, in some containers), and
+/// waiting for them made every restart a second late.
+fn group_alive(group: i32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            return procs.flatten().any(|entry| {
+                let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                    return false;
+                };
+                // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+                let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                    return false;
+                };
+                let mut fields = rest.split_whitespace();
+                let state = fields.next();
+                let pgrp = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+                pgrp == Some(group) && state != Some("Z")
+            });
+        }
+    }
+    Pid::from_raw(group).is_some_and(|g| test_kill_process_group(g).is_ok())
 }
 
 /// Relays one output of the command to devserve's stderr, line by line, with a prefix; keeps

@@ -187,3 +187,63 @@ async fn a_crash_is_shown_to_the_tabs_and_cleared_once_the_backend_is_ready() {
     assert!(saw_error);
     assert!(!get_id(&s).await.is_empty());
 }
+
+/// While the backend is down after a crash (waiting out its backoff), a proxied request is not
+/// held for the proxy timeout: it gets a 502 at once, so a page's script tag does not hang it.
+#[tokio::test]
+async fn a_request_while_the_backend_is_down_gets_a_502_at_once() {
+    let port = free_port();
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{port}"),
+        "--run",
+        "echo crashing; exit 3",
+    ])
+    .await;
+    let mut tab = s.tab().await;
+    loop {
+        if let devserve::ServerMessage::Error { source, .. } = tab.next().await {
+            assert_eq!(source, "run");
+            break;
+        }
+    }
+    let answer = tokio::time::timeout(WAIT, client().get(s.url("/api/lib.js")).send())
+        .await
+        .expect("answered at once, not after --proxy-timeout (60 s)")
+        .unwrap();
+    assert_eq!(answer.status(), 502);
+}
+
+/// `--run-watch` on a file: that file restarts the backend, and nothing else in its folder does
+/// (a log written beside it, the front end's files).
+#[tokio::test]
+async fn a_watched_file_restarts_the_backend_and_its_neighbours_do_not() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let app = work.path().join("app.py");
+    std::fs::write(&app, "v1").unwrap();
+    let port = free_port();
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{port}/"),
+        "--run",
+        &http_backend(&data, port),
+        "--run-watch",
+        app.to_str().unwrap(),
+    ])
+    .await;
+    let first = get_id(&s).await;
+    let mut tab = s.tab().await;
+    std::fs::write(work.path().join("backend.log"), "a line").unwrap();
+    std::fs::write(work.path().join("notes.txt"), "notes").unwrap();
+    assert!(
+        tab.next_within(Duration::from_millis(1500)).await.is_none(),
+        "no restart for its neighbours"
+    );
+    assert_eq!(get_id(&s).await, first);
+    std::fs::write(&app, "v2").unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert!(paths.is_empty() && reload);
+    assert_ne!(get_id(&s).await, first);
+}
