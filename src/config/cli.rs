@@ -66,6 +66,21 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "ADDR|URL", env = "DEVSERVE_READY")]
     pub(crate) ready: Option<String>,
 
+    /// A header added to every response devserve writes itself (files, its pages, its client),
+    /// as 'NAME: VALUE'; proxied answers are the backend's. Repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE", env = "DEVSERVE_HEADER")]
+    pub(crate) header: Vec<String>,
+
+    /// Cross-origin isolation: Cross-Origin-Opener-Policy: same-origin and
+    /// Cross-Origin-Embedder-Policy: require-corp (SharedArrayBuffer, wasm threads).
+    #[arg(long, env = "DEVSERVE_ISOLATED", value_parser = BoolishValueParser::new())]
+    pub(crate) isolated: bool,
+
+    /// Let pages of this origin (e.g. http://localhost:5173) fetch the served files with CORS;
+    /// none by default. Repeatable.
+    #[arg(long, value_name = "ORIGIN", env = "DEVSERVE_CORS", value_delimiter = ',')]
+    pub(crate) cors: Vec<String>,
+
     /// Extra path to watch; a change there reloads every tab. Repeatable.
     #[arg(long, value_name = "PATH", env = "DEVSERVE_WATCH")]
     pub(crate) watch: Vec<PathBuf>,

@@ -17,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use axum::http::{HeaderName, HeaderValue};
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::StartError;
@@ -75,6 +76,10 @@ pub struct Config {
     pub timestamps: bool,
     /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
     pub keys: bool,
+    /// `--header` and `--isolated`: headers added to devserve's own answers.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// `--cors`: origins allowed to read devserve's own answers.
+    pub(crate) cors: Vec<String>,
     /// The longest a build tool's `building` holds the changes back.
     pub build_hold: Duration,
     /// `--run`: the backend command, and when it is ready.
@@ -116,6 +121,8 @@ impl Config {
             head_timeout: HEAD_TIMEOUT,
             max_connections: None,
             run: None,
+            headers: Vec::new(),
+            cors: Vec::new(),
             build_hold: crate::reload::trigger::HOLD_MAX,
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
@@ -219,6 +226,24 @@ impl Config {
         }
         // A name as the browser's address bar shows it (`mylaptop.local:8217`) is the name.
         config.run = run_command(&cli, &config.proxies, origins)?;
+        for header in &cli.header {
+            let parsed = parse_header(header).map_err(|why| origins.invalid("header", header, why))?;
+            config.headers.push(parsed);
+        }
+        if cli.isolated {
+            config.headers.push((
+                HeaderName::from_static("cross-origin-opener-policy"),
+                HeaderValue::from_static("same-origin"),
+            ));
+            config.headers.push((
+                HeaderName::from_static("cross-origin-embedder-policy"),
+                HeaderValue::from_static("require-corp"),
+            ));
+        }
+        for origin in &cli.cors {
+            let parsed = parse_origin(origin).map_err(|why| origins.invalid("cors", origin, why))?;
+            config.cors.push(parsed);
+        }
         config.allowed_hosts = cli
             .allow_host
             .iter()
@@ -233,6 +258,31 @@ impl Config {
     pub fn exposed(&self) -> bool {
         !self.host.is_loopback()
     }
+}
+
+/// `NAME: VALUE`, both valid in HTTP.
+fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = header
+        .split_once(':')
+        .ok_or("expected 'NAME: VALUE', e.g. 'Cross-Origin-Opener-Policy: same-origin'")?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| "the value has bytes a header cannot carry".to_string())?;
+    Ok((name, value))
+}
+
+/// An origin as a browser sends it: `http://localhost:5173`, lowercase, no path.
+fn parse_origin(origin: &str) -> Result<String, String> {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .ok_or("an origin is scheme://host[:port], e.g. http://localhost:5173")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err("an origin is scheme://host[:port] and nothing more, e.g. http://localhost:5173".into());
+    }
+    Ok(origin)
 }
 
 /// How long a backend may take to answer: more than nothing, at most a day.
@@ -413,6 +463,33 @@ mod tests {
         assert_eq!(run.ready, Ready::tcp("localhost", 3001), "the first proxy target");
         assert_eq!(missing_program("cd sub && make run"), None);
         assert_eq!(missing_program("./nope.sh"), Some("./nope.sh".into()));
+    }
+
+    #[test]
+    fn headers_and_cors_origins_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let err = |args: &[&str]| {
+            let mut argv = vec!["devserve", root];
+            argv.extend(args);
+            Config::from_args(argv).unwrap_err().to_string()
+        };
+        assert!(err(&["--header", "X-Test"]).starts_with("--header `X-Test`: expected 'NAME: VALUE'"));
+        assert!(err(&["--header", "Bad Name: 1"]).contains("is not a header name"));
+        assert!(err(&["--cors", "localhost:5173"]).starts_with("--cors `localhost:5173`: an origin is"));
+        assert!(err(&["--cors", "http://x/app"]).contains("nothing more"));
+        let ok = Config::from_args([
+            "devserve",
+            root,
+            "--header",
+            "X-Test: 1",
+            "--isolated",
+            "--cors",
+            "HTTP://LocalHost:5173/",
+        ])
+        .unwrap();
+        assert_eq!(ok.headers.len(), 3);
+        assert_eq!(ok.cors, vec!["http://localhost:5173"]);
     }
 
     #[test]

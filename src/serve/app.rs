@@ -28,6 +28,7 @@ use crate::files::FileService;
 use crate::proxy::Proxy;
 use crate::reload::protocol::RESERVED_PREFIX;
 use crate::security::refuse_foreign_host;
+use crate::serve::headers::Added;
 use crate::web::pages::render;
 use crate::web::Page;
 
@@ -44,6 +45,8 @@ pub(crate) struct App {
     proxy: Arc<Proxy>,
     /// `/__devserve/…`: the reload endpoint's routes, and a 404 for every other path there.
     reserved: Router,
+    /// `--header`, `--isolated`, `--cors`.
+    added: Added,
     /// The connection's peer, for the proxy's `X-Forwarded-For`.
     peer: Option<SocketAddr>,
 }
@@ -55,6 +58,7 @@ impl App {
         files: FileService,
         proxy: Arc<Proxy>,
         reload: Option<Router>,
+        added: Added,
     ) -> Self {
         let no_endpoint = || async { ServeError::NoEndpoint.into_response() };
         let reserved = reload
@@ -66,6 +70,7 @@ impl App {
             files,
             proxy,
             reserved,
+            added,
             peer: None,
         }
     }
@@ -121,20 +126,30 @@ impl App {
             );
         }
         // From here on, devserve's own answers.
-        if refuse_cross_site(req.headers()) {
+        if let Some(preflight) = self.added.preflight(&req) {
+            return (Box::pin(std::future::ready(Ok(preflight))), None);
+        }
+        let (added, origin) = (self.added.clone(), self.added.allowed_origin(req.headers()));
+        if origin.is_none() && refuse_cross_site(req.headers()) {
             let response = render(
                 &ServeError::CrossSite,
                 &Page::new(req.headers(), path, head, None),
             );
-            return (Box::pin(std::future::ready(Ok(same_site_only(response)))), None);
+            return (
+                Box::pin(std::future::ready(Ok(same_site_only(added.own(None, response))))),
+                None,
+            );
         }
         if path.starts_with(RESERVED_PREFIX) {
             let answer = self.reserved.clone().oneshot(req);
-            return (Box::pin(async move { answer.await.map(same_site_only) }), None);
+            return (
+                Box::pin(async move { answer.await.map(|r| same_site_only(added.own(origin, r))) }),
+                None,
+            );
         }
         let files = self.files.clone();
         (
-            Box::pin(async move { Ok(same_site_only(files.serve(req).await)) }),
+            Box::pin(async move { Ok(same_site_only(added.own(origin, files.serve(req).await))) }),
             None,
         )
     }
@@ -237,7 +252,7 @@ mod tests {
             }),
             builds,
         );
-        App::new(Vec::new(), files, Arc::new(proxy), Some(reload)).served()
+        App::new(Vec::new(), files, Arc::new(proxy), Some(reload), Added::default()).served()
     }
 
     async fn get(app: Served, path: &str, host: &str) -> Response {

@@ -9,6 +9,7 @@
 mod announce;
 mod app;
 pub(crate) mod connections;
+mod headers;
 mod keys;
 mod listener;
 mod shutdown;
@@ -139,7 +140,8 @@ pub async fn run(
     });
     let mut allowed_hosts = config.allowed_hosts.clone();
     allowed_hosts.extend(config.host_name.clone());
-    let app = app::App::new(allowed_hosts, files, Arc::new(proxy), reload);
+    let added = headers::Added::new(config.headers.clone(), config.cors.clone());
+    let app = app::App::new(allowed_hosts, files, Arc::new(proxy), reload, added);
 
     let url = announce::listening(&config, local);
     if let Some(path) = &config.open {

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         pages::restarted_server_reloads_the_tab_once_without_a_loop,
         pages::scroll_position_survives_a_reload,
         pages::page_with_a_strict_csp_still_reloads,
+        pages::isolated_page_has_shared_array_buffer_and_still_reloads,
         pages::chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit,
         pages::page_with_a_stale_token_reloads_once_then_stops_trying,
         pages::bad_gateway_page_reloads_when_the_backend_comes_up,

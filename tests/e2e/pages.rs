@@ -442,3 +442,24 @@ pub async fn chat_with_its_backend_under_run_restarts_and_the_tab_comes_back_onc
     assert!(!tab.loaded_since(), "one reload");
     tab.close().await;
 }
+
+/// `--isolated`: the page is cross-origin isolated (SharedArrayBuffer exists) and its injected
+/// client still loads and reloads it.
+pub async fn isolated_page_has_shared_array_buffer_and_still_reloads() {
+    let page = |v: &str| format!("<!doctype html><html><body><p>{v}</p></body></html>");
+    let s = TestServer::start_with(&["--isolated"], |root| {
+        std::fs::write(root.join("index.html"), page("v1")).unwrap()
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let isolated: bool = tab
+        .eval("() => self.crossOriginIsolated && typeof SharedArrayBuffer === 'function'")
+        .await;
+    assert!(isolated, "crossOriginIsolated with --isolated");
+    s.write("index.html", page("v2"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v2");
+    tab.close().await;
+}

@@ -17,6 +17,7 @@ mod builds;
 mod cli;
 mod files;
 mod hardening;
+mod headers;
 mod injection;
 mod polish;
 mod proxy;
