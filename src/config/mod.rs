@@ -383,15 +383,19 @@ mod tests {
         );
     }
 
+    /// The start-up error for `devserve <a temp folder> ARGS`.
+    fn start_error(args: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut argv = vec!["devserve", dir.path().to_str().unwrap()];
+        argv.extend(args);
+        Config::from_args(argv).unwrap_err().to_string()
+    }
+
     #[test]
     fn values_that_cannot_work_are_refused() {
+        let err = start_error;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
-        let err = |args: &[&str]| {
-            let mut argv = vec!["devserve", root];
-            argv.extend(args);
-            Config::from_args(argv).unwrap_err().to_string()
-        };
         assert!(err(&["--proxy-timeout", "0"]).starts_with("--proxy-timeout `0`: a backend needs some time"));
         assert!(err(&["--proxy-timeout=-3"]).contains("above 0"));
         let dup = err(&["--proxy", "/api=http://a:1", "--proxy", "/api/=http://b:2"]);
@@ -432,13 +436,9 @@ mod tests {
 
     #[test]
     fn the_backend_command_is_checked_before_anything_starts() {
+        let err = start_error;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
-        let err = |args: &[&str]| {
-            let mut argv = vec!["devserve", root];
-            argv.extend(args);
-            Config::from_args(argv).unwrap_err().to_string()
-        };
         let missing = err(&["--run", "no-such-program-xyz --port 3000", "--proxy-ws", "3000"]);
         assert!(
             missing.starts_with(
@@ -467,13 +467,9 @@ mod tests {
 
     #[test]
     fn headers_and_cors_origins_are_checked() {
+        let err = start_error;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
-        let err = |args: &[&str]| {
-            let mut argv = vec!["devserve", root];
-            argv.extend(args);
-            Config::from_args(argv).unwrap_err().to_string()
-        };
         assert!(err(&["--header", "X-Test"]).starts_with("--header `X-Test`: expected 'NAME: VALUE'"));
         assert!(err(&["--header", "Bad Name: 1"]).contains("is not a header name"));
         assert!(err(&["--cors", "localhost:5173"]).starts_with("--cors `localhost:5173`: an origin is"));
