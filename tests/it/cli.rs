@@ -11,6 +11,19 @@ fn devserve() -> Command {
     cmd
 }
 
+/// devserve on a temp folder with `args` and `env` refuses to start (exit 1): its stderr.
+fn start_error(args: &[&str], env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = devserve()
+        .arg(dir.path())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn missing_root_exits_1_with_one_clear_line() {
     let out = devserve().arg("/definitely/not/here").output().unwrap();
@@ -27,28 +40,14 @@ fn missing_root_exits_1_with_one_clear_line() {
 fn busy_explicit_port_exits_1_with_one_clear_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .args(["--port", &port])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&["--port", &port], &[]);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(&port) && err.contains("--port"), "{err}");
 }
 
 #[test]
 fn malformed_proxy_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .args(["--proxy", "api=localhost"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&["--proxy", "api=localhost"], &[]);
     assert!(
         err.contains("--proxy `api=localhost`") && err.contains("e.g. /api=http://"),
         "{err}"
@@ -59,14 +58,7 @@ fn malformed_proxy_exits_1() {
 /// typed.
 #[test]
 fn a_bad_value_from_the_environment_names_the_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .env("DEVSERVE_PROXY", "api")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&[], &[("DEVSERVE_PROXY", "api")]);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("DEVSERVE_PROXY `api`: expected PREFIX=URL"), "{err}");
     assert!(!err.contains("--proxy"), "{err}");
@@ -78,14 +70,7 @@ fn a_bad_value_from_the_environment_names_the_variable() {
 fn a_bad_ignore_glob_is_reported_before_the_port_is_bound() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .args(["--port", &port, "--ignore", "src/{a,b"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&["--port", &port, "--ignore", "src/{a,b"], &[]);
     assert!(err.contains("--ignore `src/{a,b`"), "{err}");
 }
 
@@ -154,14 +139,7 @@ fn exposed_host_prints_a_warning() {
 fn a_port_busy_on_ipv6_loopback_is_busy() {
     let taken = std::net::TcpListener::bind("[::1]:0").expect("this machine has ::1");
     let port = taken.local_addr().unwrap().port().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .args(["--port", &port])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&["--port", &port], &[]);
     assert!(
         err.contains(&format!("port {port} is already in use on ::1")),
         "{err}"
@@ -219,16 +197,10 @@ fn verbose_logs_every_request_with_a_timestamp() {
 /// not a flag nobody typed.
 #[test]
 fn boolean_variables_take_yes_and_no_and_a_bad_one_names_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .env("DEVSERVE_SPA", "maybe")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_error(&[], &[("DEVSERVE_SPA", "maybe")]);
     assert!(err.contains("DEVSERVE_SPA `maybe`"), "{err}");
     assert!(!err.contains("--spa"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
     for yes in ["1", "yes", "on", "TRUE"] {
         let mut cmd = devserve();
         cmd.arg(dir.path()).args(["--port", "0"]).env("DEVSERVE_SPA", yes);
