@@ -25,6 +25,20 @@ fn http_backend(data: &std::path::Path, port: u16) -> String {
     )
 }
 
+/// devserve running [`http_backend`] on `data` behind `/api/`, restarted by changes to `watch`.
+async fn serve_http_backend(data: &std::path::Path, watch: &std::path::Path) -> TestServer {
+    let port = free_port();
+    TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{port}/"),
+        "--run",
+        &http_backend(data, port),
+        "--run-watch",
+        watch.to_str().unwrap(),
+    ])
+    .await
+}
+
 async fn get_id(s: &TestServer) -> String {
     let r = client().get(s.url("/api/id.txt")).send().await.unwrap();
     assert_eq!(
@@ -42,16 +56,7 @@ async fn a_change_restarts_the_backend_once_and_the_tabs_reload_once_it_answers(
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("app.py"), "v1").unwrap();
-    let port = free_port();
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{port}/"),
-        "--run",
-        &http_backend(&data, port),
-        "--run-watch",
-        src.to_str().unwrap(),
-    ])
-    .await;
+    let s = serve_http_backend(&data, &src).await;
     let first = get_id(&s).await;
     let mut tab = s.tab().await;
     // A save, and an editor's extra writes right after it: one restart.
@@ -223,16 +228,7 @@ async fn a_watched_file_restarts_the_backend_and_its_neighbours_do_not() {
     std::fs::create_dir_all(&data).unwrap();
     let app = work.path().join("app.py");
     std::fs::write(&app, "v1").unwrap();
-    let port = free_port();
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{port}/"),
-        "--run",
-        &http_backend(&data, port),
-        "--run-watch",
-        app.to_str().unwrap(),
-    ])
-    .await;
+    let s = serve_http_backend(&data, &app).await;
     let first = get_id(&s).await;
     let mut tab = s.tab().await;
     std::fs::write(work.path().join("backend.log"), "a line").unwrap();
