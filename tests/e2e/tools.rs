@@ -71,6 +71,13 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Saves `path` as an editor that writes a new file and renames it over the old one.
+fn save(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// A script that counts the page's loads and shows `text`.
 fn counting_script(text: &str) -> String {
     format!(
@@ -171,7 +178,9 @@ pub async fn esbuild_watch_into_gitignored_dist_reloads_once_with_the_new_bundle
     assert_eq!(tab.text().await.trim(), "v0");
     for round in 1..=ROUNDS {
         let text = format!("v{round}");
-        std::fs::write(root.join("src/app.js"), counting_script(&text)).unwrap();
+        // Saved whole, by a rename: esbuild polls its inputs, and under load it can read a file
+        // that `fs::write` has truncated and not yet written, and build twice.
+        save(&root.join("src/app.js"), &counting_script(&text));
         one_load_showing(&mut tab, &text, round).await;
         tab.connected().await;
     }
@@ -195,12 +204,14 @@ pub async fn sass_watch_swaps_the_stylesheet_without_a_reload() {
     })
     .await;
     let root = s.root.clone();
+    let mut socket = s.tab().await;
     let _sass = Running::start(
         &bin("sass"),
         &["--watch", "--no-source-map", "scss/style.scss:css/style.css"],
         &root,
     );
-    wait_until("sass's first build", || root.join("css/style.css").exists());
+    // As with esbuild: the tab opens once devserve has seen the first build.
+    while !socket.updated().await.1.iter().any(|p| p == "/css/style.css") {}
     let Some(mut tab) = Tab::open(&s, "/").await else {
         return;
     };
