@@ -19,6 +19,8 @@ pub enum Origin {
     Flag(String),
     /// An environment variable, e.g. `DEVSERVE_PROXY`.
     Env(String),
+    /// A line of the settings file: `devserve.toml:3`, and the key.
+    File { place: String, key: String },
 }
 
 impl fmt::Display for Origin {
@@ -27,6 +29,7 @@ impl fmt::Display for Origin {
             Origin::Default => f.write_str("the default"),
             Origin::Flag(flag) => f.write_str(flag),
             Origin::Env(var) => f.write_str(var),
+            Origin::File { place, key } => write!(f, "{place}: {key} ="),
         }
     }
 }
@@ -44,6 +47,10 @@ pub enum StartError {
 
     #[error("`{root}` is a file, not a folder: name the folder that contains it (devserve ./public)")]
     RootNotDir { root: String },
+
+    /// The settings file says something no flag means.
+    #[error("{place}: {why}")]
+    Settings { place: String, why: String },
 
     /// A value that does not parse or does not make sense; `origin` says where it was written.
     #[error("{origin} `{value}`: {why}")]

@@ -132,6 +132,11 @@ pub(crate) struct Cli {
     )]
     pub(crate) allow_host: Vec<String>,
 
+    /// Settings file: every long flag is a key (port = 3001, spa = true, proxy = ["/api=…"]);
+    /// flags and DEVSERVE_* variables override it [default: ./devserve.toml when it exists].
+    #[arg(long, value_name = "FILE", env = "DEVSERVE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Start every log line with the time (always so with -v).
     #[arg(long, env = "DEVSERVE_TIMESTAMPS", value_parser = BoolishValueParser::new())]
     pub(crate) timestamps: bool,

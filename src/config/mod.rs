@@ -9,11 +9,13 @@
 //! with a message that says what to do instead.
 
 pub(crate) mod cli;
+mod file;
 mod origin;
 mod run;
+mod values;
 
 use std::ffi::OsString;
-use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,9 +25,11 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::error::StartError;
 use crate::proxy::rule::ProxyRule;
 use cli::Cli;
+use file::Settings;
 use origin::{from_env_or_usage, Origins};
 use run::run_command;
 pub(crate) use run::RunCommand;
+use values::{canonical_dir, parse_header, parse_origin, proxy_timeout, resolve_host};
 
 /// The port devserve tries first when none is given.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
@@ -144,11 +148,31 @@ impl Config {
         T: Into<OsString> + Clone,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let matches = Cli::command()
-            .try_get_matches_from(&args)
-            .map_err(|e| from_env_or_usage(e, &args))?;
-        let cli = Cli::from_arg_matches(&matches).map_err(|e| StartError::Usage(Box::new(e)))?;
-        Self::resolve(cli, &Origins(&matches))
+        // `typed`: what the person typed, to tell their flags from the file's.
+        let parse = |all: &[OsString], typed: &[OsString], file: Option<&Settings>| {
+            let matches = Cli::command()
+                .try_get_matches_from(all)
+                .map_err(|e| from_env_or_usage(e, typed, file))?;
+            let cli = Cli::from_arg_matches(&matches).map_err(|e| StartError::Usage(Box::new(e)))?;
+            Ok::<_, StartError>((matches, cli))
+        };
+        let (matches, cli) = parse(&args, &args, None)?;
+        let Some(file) = Settings::load(
+            cli.config.as_deref(),
+            Origins(&matches, None).of("config"),
+            &matches,
+        )?
+        else {
+            return Self::resolve(cli, &Origins(&matches, None));
+        };
+        // The file's flags after the person's: a key given both ways was left out of the file's.
+        let mut all = args.clone();
+        all.extend(file.args.iter().cloned());
+        let (matches, mut cli) = parse(&all, &args, Some(&file))?;
+        if cli.root.is_none() {
+            cli.root.clone_from(&file.root);
+        }
+        Self::resolve(cli, &Origins(&matches, Some(&file)))
     }
 
     fn resolve(cli: Cli, origins: &Origins<'_>) -> Result<Self, StartError> {
@@ -260,83 +284,6 @@ impl Config {
     }
 }
 
-/// `NAME: VALUE`, both valid in HTTP.
-fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = header
-        .split_once(':')
-        .ok_or("expected 'NAME: VALUE', e.g. 'Cross-Origin-Opener-Policy: same-origin'")?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| "the value has bytes a header cannot carry".to_string())?;
-    Ok((name, value))
-}
-
-/// An origin as a browser sends it: `http://localhost:5173`, lowercase, no path.
-fn parse_origin(origin: &str) -> Result<String, String> {
-    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .ok_or("an origin is scheme://host[:port], e.g. http://localhost:5173")?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-        return Err("an origin is scheme://host[:port] and nothing more, e.g. http://localhost:5173".into());
-    }
-    Ok(origin)
-}
-
-/// How long a backend may take to answer: more than nothing, at most a day.
-fn proxy_timeout(secs: f64) -> Result<Duration, &'static str> {
-    if secs.is_nan() || secs <= 0.0 {
-        return Err("a backend needs some time to answer: give seconds above 0, e.g. 30");
-    }
-    Duration::try_from_secs_f64(secs.min(86_400.0)).map_err(|_| "not a number of seconds, e.g. 30")
-}
-
-/// The served folder, canonical. One that does not exist yet, in a folder that does, is served
-/// once it appears (`devserve dist` started with the build that makes `dist/`).
-fn canonical_dir(root: &Path) -> Result<PathBuf, StartError> {
-    let shown = root.display().to_string();
-    let missing = || StartError::RootMissing { root: shown.clone() };
-    let canonical = match std::fs::canonicalize(root) {
-        Ok(canonical) => canonical,
-        Err(_) => {
-            let name = root.file_name().ok_or_else(missing)?;
-            let parent = match root.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let parent = std::fs::canonicalize(parent).map_err(|_| missing())?;
-            if !parent.is_dir() {
-                return Err(missing());
-            }
-            return Ok(parent.join(name));
-        }
-    };
-    if !canonical.is_dir() {
-        return Err(StartError::RootNotDir { root: shown });
-    }
-    Ok(canonical)
-}
-
-/// The address to listen on, and the name to accept in `Host` when `--host` was a name.
-fn resolve_host(host: &str) -> Result<(IpAddr, Option<String>), &'static str> {
-    let trimmed = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = trimmed.parse::<IpAddr>() {
-        return Ok((ip, None));
-    }
-    if trimmed.eq_ignore_ascii_case("localhost") {
-        return Ok((IpAddr::V4(Ipv4Addr::LOCALHOST), None));
-    }
-    let ip = (trimmed, 0)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .map(|a| a.ip())
-        .ok_or("neither an address nor a name that resolves: try 127.0.0.1, or 0.0.0.0 for your network")?;
-    Ok((ip, Some(trimmed.to_ascii_lowercase())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,7 +325,7 @@ mod tests {
         let err = Config::from_args(["devserve", root, "--host", "not a host!"]).unwrap_err();
         assert!(err.to_string().starts_with("--host `not a host!`:"), "{err}");
         assert_eq!(
-            Origins(&Cli::command().get_matches_from(["devserve"])).of("proxy"),
+            Origins(&Cli::command().get_matches_from(["devserve"]), None).of("proxy"),
             Origin::Default
         );
     }

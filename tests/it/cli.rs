@@ -429,3 +429,45 @@ async fn verbose_prints_the_errors_pages_report() {
         server.log()
     );
 }
+
+/// `./devserve.toml` is read from the folder devserve starts in; a `DEVSERVE_*` variable beats
+/// it, a flag beats both, and what is wrong in it names its line.
+#[test]
+fn the_settings_file_is_read_and_variables_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    std::fs::write(
+        dir.path().join("devserve.toml"),
+        "root = \"site\"\nproxy-timeout = 0\nheader = [\"X-Test\"]\nport = \"x\"\n",
+    )
+    .unwrap();
+    let error = |args: &[&str], env: &[(&str, &str)]| {
+        let out = devserve()
+            .current_dir(dir.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    };
+    assert_eq!(
+        error(&[], &[]),
+        "devserve: devserve.toml:4: port = `x`: invalid digit found in string"
+    );
+    let err = error(&["--port", "0"], &[]);
+    assert!(
+        err.starts_with("devserve: devserve.toml:2: proxy-timeout = `0`: a backend needs some time"),
+        "{err}"
+    );
+    let err = error(&["--port", "0"], &[("DEVSERVE_PROXY_TIMEOUT", "5")]);
+    assert!(
+        err.starts_with("devserve: devserve.toml:3: header = `X-Test`:"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("devserve.toml"), "port = 3001\nprot = 3\n").unwrap();
+    assert_eq!(
+        error(&[], &[]),
+        "devserve: devserve.toml:2: unknown setting `prot`: did you mean `port`?"
+    );
+}
