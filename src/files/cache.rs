@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 use axum::http::HeaderValue;
 use bytes::Bytes;
 
+use super::precompressed::{Coding, Siblings};
 use super::sendfile::{Regions, Registration};
 use super::stamp::Stamp;
 
@@ -45,6 +46,10 @@ pub(crate) struct Cached {
     pub(crate) html: bool,
     /// The URL path of the file (`/index.html` for `/`), named in the injected tag.
     pub(crate) url: Option<String>,
+    /// The coding its bytes are in (`app.wasm.br`, or the variant sent for `app.wasm`).
+    pub(crate) coding: Option<Coding>,
+    /// Precompressed files beside it when it was read.
+    pub(crate) siblings: Siblings,
     /// The page with the client injected, made for a given seq.
     pub(crate) injected: Mutex<Option<Injected>>,
     /// The bytes' region, registered with the file they were read from, while the entry is kept.
@@ -69,6 +74,8 @@ impl Cached {
             modified,
             html,
             url: None,
+            coding: None,
+            siblings: Siblings::default(),
             injected: Mutex::new(None),
             sendfile: None,
         }

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::precompressed::{coded, Coding, Siblings};
 use crate::paths::contained;
 
 /// Files up to this size are read whole: validators come from their content, not their mtime
@@ -18,6 +19,17 @@ pub(super) struct FoundFile {
     pub(super) meta: std::fs::Metadata,
     pub(super) mime: mime_guess::Mime,
     pub(super) content: Content,
+    /// The coding its name says it holds (`game.wasm.br`): its `mime` is the inner name's.
+    pub(super) coding: Option<Coding>,
+    /// Precompressed files beside it, for a client that accepts them.
+    pub(super) siblings: Siblings,
+}
+
+impl FoundFile {
+    /// True for a page the client is injected into (never one that is compressed).
+    pub(super) fn is_page(&self) -> bool {
+        self.coding.is_none() && is_page(&self.mime)
+    }
 }
 
 /// What [`locate`] did with a file's content, as [`reads_whole`] decided.
@@ -63,7 +75,13 @@ pub(super) async fn locate(root: &Path, segments: &[String], index: bool, inject
                 .map(|index| read_found(index, injects));
             Found::Dir(opened.real, index)
         } else if opened.meta.is_file() {
-            Found::File(read_found(opened, injects))
+            let mut found = read_found(opened, injects);
+            if found.coding.is_none() && !is_page(&found.mime) {
+                // Beside the name asked for, not the file a symlink leads to: that is the URL
+                // the sibling is served under, and checked under again.
+                found.siblings = Siblings::of(&path, &found.meta);
+            }
+            Found::File(found)
         } else {
             Found::Missing
         }
@@ -114,7 +132,12 @@ fn real_path(file: &File, opened_as: &Path) -> Option<PathBuf> {
 /// A found file, read when it is read whole. Blocking.
 fn read_found(opened: Opened, injects: bool) -> FoundFile {
     let Opened { real, mut file, meta } = opened;
-    let mime = mime_of(&real);
+    let (coding, mime) = match coded(&real) {
+        Some((coding, mime)) => (Some(coding), mime),
+        None => (None, mime_of(&real)),
+    };
+    // A compressed page is sent as it is: the client cannot be put into its bytes.
+    let injects = injects && coding.is_none();
     let content = if !reads_whole(&mime, meta.len(), injects) {
         Content::Stream(file)
     } else {
@@ -128,6 +151,8 @@ fn read_found(opened: Opened, injects: bool) -> FoundFile {
         meta,
         mime,
         content,
+        coding,
+        siblings: Siblings::default(),
     }
 }
 

@@ -9,10 +9,12 @@
 //! - [`lookup`]: resolving and reading a file under ROOT, in one blocking trip.
 //! - [`respond`]: a found or cached file → a response (validators, ranges, injection).
 //! - [`cache`]: small files held in memory between changes; [`stamp`]: what a stat says.
+//! - [`precompressed`]: `app.js.br` sent for `app.js`, and `game.wasm.br` with its coding.
 //! - [`sendfile`]: connections that send large cached files with sendfile(2).
 
 pub(crate) mod cache;
 mod lookup;
+mod precompressed;
 mod respond;
 pub(crate) mod sendfile;
 pub(crate) mod stamp;
@@ -39,6 +41,7 @@ use crate::web::request::is_navigation;
 use crate::web::Page;
 use cache::FileCache;
 use lookup::{locate, Found};
+use precompressed::Coding;
 use respond::{redirect, respond, serve_file};
 
 /// Serves the files under ROOT. Cheap to clone; reads only its own fields.
@@ -134,6 +137,11 @@ impl Inner {
             return render(&ServeError::MethodNotAllowed, &page);
         }
         if let Some(hit) = self.cache.get(url_path) {
+            if let Some(coding) = hit.siblings.chosen(headers) {
+                if let Some(variant) = self.variant(&page, url_path, coding).await {
+                    return variant;
+                }
+            }
             return respond(&page, &hit);
         }
         let generation = self.cache.generation();
@@ -162,6 +170,11 @@ impl Inner {
             // `/a.txt/` names a folder, and a file is none (nor is `/index.html/` the page).
             Found::File(_) if url_path.ends_with('/') => not_found(),
             Found::File(file) => {
+                if let Some(coding) = file.siblings.chosen(headers) {
+                    if let Some(variant) = self.variant(&page, url_path, coding).await {
+                        return variant;
+                    }
+                }
                 serve_file(&page, &self.root, &self.cache, Some(url_path), generation, file).await
             }
             Found::Dir(dir, index) => {
@@ -202,6 +215,23 @@ impl Inner {
 }
 
 impl Inner {
+    /// `url_path` as its precompressed sibling (`/app.js.br`), which is what a request for that
+    /// name gets too; `None` when it has gone meanwhile.
+    async fn variant(&self, page: &Page<'_>, url_path: &str, coding: Coding) -> Option<Response> {
+        let url = format!("{url_path}.{}", coding.suffix());
+        if let Some(hit) = self.cache.get(&url) {
+            return Some(respond(page, &hit));
+        }
+        let generation = self.cache.generation();
+        let segments = url_to_segments(&url).ok()?;
+        match locate(&self.root, &segments, false, false).await {
+            Found::File(file) if file.coding == Some(coding) => {
+                Some(serve_file(page, &self.root, &self.cache, Some(&url), generation, file).await)
+            }
+            _ => None,
+        }
+    }
+
     /// Waits, bounded, while files are changing: a tab that reloads in the middle of a build
     /// gets the final content, and the latest seq with it, instead of reloading again.
     async fn settled(&self) {

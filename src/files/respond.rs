@@ -12,6 +12,7 @@ use tokio_util::io::ReaderStream;
 
 use super::cache::{Cached, FileCache, Injected};
 use super::lookup::{Content, FoundFile};
+use super::precompressed::{Coding, Siblings};
 use super::stamp::Stamp;
 use crate::error::ServeError;
 use crate::inject::inject;
@@ -29,13 +30,15 @@ pub(super) async fn serve_file(
     generation: u64,
     file: FoundFile,
 ) -> Response {
+    let html = file.is_page();
     let FoundFile {
         path,
         meta,
         mime,
         content,
+        coding,
+        siblings,
     } = file;
-    let html = super::lookup::is_page(&mime);
     let modified = meta.modified().ok();
     let gone = || {
         render(
@@ -50,7 +53,9 @@ pub(super) async fn serve_file(
         Content::Unreadable => return gone(),
         Content::Stream(file) => file,
         Content::Read(bytes, file) => {
-            let (etag, content_type) = (content_etag(&bytes, None), content_type(&mime, Some(&bytes)));
+            // Compressed bytes say nothing of the charset of what they hold.
+            let text = Some(&bytes[..]).filter(|_| coding.is_none());
+            let (etag, content_type) = (content_etag(&bytes, None), content_type(&mime, text));
             let mut entry = Cached::new(
                 Some((path.clone(), Stamp::of(&meta))),
                 Bytes::from(bytes),
@@ -62,6 +67,8 @@ pub(super) async fn serve_file(
             if html {
                 entry.url = crate::paths::path_to_url(root, &path);
             }
+            entry.coding = coding;
+            entry.siblings = siblings;
             // A page is mostly sent with the client in it, which is not the file's bytes.
             let file = file.filter(|_| !html);
             let entry = match cache_key {
@@ -76,9 +83,13 @@ pub(super) async fn serve_file(
     let mut file = tokio::fs::File::from_std(file);
     let len = meta.len();
     let etag = stat_etag(modified, len);
-    let mut reply = Reply::ok()
-        .header(header::CONTENT_TYPE, content_type(&mime, None))
-        .header(header::ETAG, &etag);
+    let mut reply = coded(
+        Reply::ok()
+            .header(header::CONTENT_TYPE, content_type(&mime, None))
+            .header(header::ETAG, &etag),
+        coding,
+        siblings,
+    );
     if let Some(m) = modified {
         reply = reply.header(header::LAST_MODIFIED, httpdate::fmt_http_date(m));
     }
@@ -113,9 +124,13 @@ pub(super) fn respond(page: &Page<'_>, entry: &Cached) -> Response {
         }
         return reply.sized(bytes.len() as u64, page.head, || Body::from(bytes));
     }
-    let mut reply = Reply::ok()
-        .header(header::CONTENT_TYPE, entry.content_type.clone())
-        .header(header::ETAG, &entry.etag);
+    let mut reply = coded(
+        Reply::ok()
+            .header(header::CONTENT_TYPE, entry.content_type.clone())
+            .header(header::ETAG, &entry.etag),
+        entry.coding,
+        entry.siblings,
+    );
     if entry.html {
         reply = reply.header(header::VARY, HeaderValue::from_static("Sec-Fetch-Dest"));
     }
@@ -131,6 +146,20 @@ pub(super) fn respond(page: &Page<'_>, entry: &Cached) -> Response {
     reply.ranged(range, len, page.head, |start, end| {
         Body::from(bytes.slice(start as usize..end as usize))
     })
+}
+
+/// `Content-Encoding` for bytes in a coding, and `Vary: Accept-Encoding` wherever the answer
+/// depends on it: a variant, or a file that has one.
+fn coded(reply: Reply, coding: Option<Coding>, siblings: Siblings) -> Reply {
+    let reply = match coding {
+        Some(coding) => reply.header(header::CONTENT_ENCODING, coding.header()),
+        None => reply,
+    };
+    if coding.is_some() || siblings.any() {
+        reply.header(header::VARY, HeaderValue::from_static("Accept-Encoding"))
+    } else {
+        reply
+    }
 }
 
 /// The page with the client injected for this request's seq, made once and kept with the file.

@@ -268,14 +268,20 @@ impl Watching {
                 let Some(url) = path_to_url(&self.root, &path) else {
                     continue;
                 };
-                let css = url.to_ascii_lowercase().ends_with(".css") && meta.is_some_and(|m| m.is_file());
+                // `app.js.br` is sent for `app.js`: a change to it is a change to `app.js` too.
+                let inner = precompressed_of(&url).map(str::to_string);
+                let named = inner.as_deref().unwrap_or(&url);
+                let css = named.to_ascii_lowercase().ends_with(".css") && meta.is_some_and(|m| m.is_file());
                 all_css &= css;
                 paths.push(url);
+                paths.extend(inner);
             } else {
                 all_css = false; // a --watch path outside ROOT: reload every tab
                 reload = true;
             }
         }
+        paths.sort_unstable();
+        paths.dedup();
         if paths.len() > MAX_PATHS {
             paths.truncate(MAX_PATHS);
             reload = true;
@@ -292,6 +298,13 @@ impl Watching {
             reload: reload || !all_css,
         })
     }
+}
+
+/// The URL a precompressed file is sent for: `/app.js` for `/app.js.br` or `/app.js.gz`.
+fn precompressed_of(url: &str) -> Option<&str> {
+    let inner = url.strip_suffix(".br").or_else(|| url.strip_suffix(".gz"))?;
+    let name = &inner[inner.rfind('/').map_or(0, |i| i + 1)..];
+    (name.contains('.') && !name.ends_with(".tar")).then_some(inner)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod hardening;
 mod headers;
 mod injection;
 mod polish;
+mod precompressed;
 mod proxy;
 mod reload;
 mod security;
