@@ -48,6 +48,10 @@ pub enum StartError {
     #[error("`{root}` is a file, not a folder: name the folder that contains it (devserve ./public)")]
     RootNotDir { root: String },
 
+    /// The HTTPS certificate could not be made or read.
+    #[error("{0}")]
+    Tls(String),
+
     /// The settings file says something no flag means.
     #[error("{place}: {why}")]
     Settings { place: String, why: String },

@@ -45,7 +45,7 @@ mod web;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use config::{Config, PortChoice};
+pub use config::{Config, PortChoice, Tls};
 pub use error::{Origin, StartError};
 pub use reload::protocol::{ServerMessage, PROTOCOL};
 pub use serve::{bind, on_signals, run};

@@ -66,6 +66,19 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "ADDR|URL", env = "DEVSERVE_READY")]
     pub(crate) ready: Option<String>,
 
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with a certificate devserve makes on first use and keeps
+    /// in your config folder, valid for localhost, 127.0.0.1, ::1 and the --host/--allow-host names.
+    #[arg(long, env = "DEVSERVE_HTTPS", value_parser = BoolishValueParser::new())]
+    pub(crate) https: bool,
+
+    /// Serve HTTPS with this certificate chain (PEM, e.g. made by mkcert) instead; needs --key.
+    #[arg(long, value_name = "PEM", env = "DEVSERVE_CERT", requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", env = "DEVSERVE_KEY", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+
     /// A header added to every response devserve writes itself (files, its pages, its client),
     /// as 'NAME: VALUE'; proxied answers are the backend's. Repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE", env = "DEVSERVE_HEADER")]

@@ -342,6 +342,9 @@ mod tests {
         ("run", "\"sh -c true\"", "--run=sh -c true"),
         ("run-watch", "[\"w\"]", "--run-watch=w"),
         ("ready", "\"tcp:localhost:3000\"", "--ready=tcp:localhost:3000"),
+        ("https", "true", "--https"),
+        ("cert", "\"w/c.pem\"", "--cert=w/c.pem"),
+        ("key", "\"w/k.pem\"", "--key=w/k.pem"),
         ("header", "[\"X-A: 1\"]", "--header=X-A: 1"),
         ("isolated", "true", "--isolated"),
         (
@@ -371,6 +374,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (root, file) = (dir.path().join("site"), dir.path().join("devserve.toml"));
         std::fs::create_dir_all(dir.path().join("w")).unwrap();
+        std::fs::write(dir.path().join("w/c.pem"), "").unwrap();
+        std::fs::write(dir.path().join("w/k.pem"), "").unwrap();
         std::fs::create_dir_all(&root).unwrap();
         let command = Cli::command();
         let mut longs: Vec<_> = command

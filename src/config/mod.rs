@@ -29,7 +29,7 @@ use file::Settings;
 use origin::{from_env_or_usage, Origins};
 use run::run_command;
 pub(crate) use run::RunCommand;
-use values::{canonical_dir, parse_header, parse_origin, proxy_timeout, resolve_host};
+use values::{canonical_dir, parse_header, parse_origin, proxy_timeout, resolve_host, tls};
 
 /// The port devserve tries first when none is given.
 pub(crate) const DEFAULT_PORT: u16 = 8080;
@@ -53,6 +53,15 @@ pub enum PortChoice {
     Default,
     /// Given explicitly: that port or an error.
     Explicit(u16),
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// `--https`: made on first use and kept in `dir` (the user's config folder).
+    Made { dir: PathBuf },
+    /// `--cert` and `--key`: the person's own files (mkcert's, say).
+    Files { cert: PathBuf, key: PathBuf },
 }
 
 /// Everything devserve needs to run, resolved and validated.
@@ -80,6 +89,8 @@ pub struct Config {
     pub timestamps: bool,
     /// Read keyboard shortcuts from standard input (set by the binary when it is a terminal).
     pub keys: bool,
+    /// HTTPS, and its certificate; `None`: plain HTTP.
+    pub tls: Option<Tls>,
     /// `--header` and `--isolated`: headers added to devserve's own answers.
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// `--cors`: origins allowed to read devserve's own answers.
@@ -125,6 +136,7 @@ impl Config {
             head_timeout: HEAD_TIMEOUT,
             max_connections: None,
             run: None,
+            tls: None,
             headers: Vec::new(),
             cors: Vec::new(),
             build_hold: crate::reload::trigger::HOLD_MAX,
@@ -250,6 +262,7 @@ impl Config {
         }
         // A name as the browser's address bar shows it (`mylaptop.local:8217`) is the name.
         config.run = run_command(&cli, &config.proxies, origins)?;
+        config.tls = tls(&cli, &config, origins)?;
         for header in &cli.header {
             let parsed = parse_header(header).map_err(|why| origins.invalid("header", header, why))?;
             config.headers.push(parsed);

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 
+use super::cli::Cli;
+use super::origin::Origins;
+use super::{Config, Tls};
 use crate::error::StartError;
 
 /// `NAME: VALUE`, both valid in HTTP.
@@ -84,4 +87,52 @@ pub(super) fn resolve_host(host: &str) -> Result<(IpAddr, Option<String>), &'sta
         .map(|a| a.ip())
         .ok_or("neither an address nor a name that resolves: try 127.0.0.1, or 0.0.0.0 for your network")?;
     Ok((ip, Some(trimmed.to_ascii_lowercase())))
+}
+
+/// `--https`, or `--cert` with `--key`: the files exist; the folder devserve keeps its own
+/// certificate in is not one it serves or watches.
+pub(super) fn tls(cli: &Cli, config: &Config, origins: &Origins<'_>) -> Result<Option<Tls>, StartError> {
+    let file = |id: &str, path: &Path| {
+        std::fs::canonicalize(path)
+            .ok()
+            .filter(|p| p.is_file())
+            .ok_or_else(|| origins.invalid(id, &path.display().to_string(), "is not a file: check the path"))
+    };
+    if let (Some(cert), Some(key)) = (&cli.cert, &cli.key) {
+        return Ok(Some(Tls::Files {
+            cert: file("cert", cert)?,
+            key: file("key", key)?,
+        }));
+    }
+    if !cli.https {
+        return Ok(None);
+    }
+    let dir = std::env::var_os("DEVSERVE_CERT_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("devserve")))
+        .ok_or_else(|| {
+            origins.invalid(
+                "https",
+                "true",
+                "there is no config folder to keep the certificate in ($HOME unset?): use --cert and --key",
+            )
+        })?;
+    let inside = |folder: &Path| {
+        dir.starts_with(folder) || std::fs::canonicalize(&dir).is_ok_and(|d| d.starts_with(folder))
+    };
+    if let Some(folder) = std::iter::once(&config.root)
+        .chain(&config.watch)
+        .find(|f| inside(f))
+    {
+        return Err(origins.invalid(
+            "https",
+            "true",
+            format!(
+                "devserve keeps its certificate in {}, inside {}, which it serves or watches: serve another folder, set DEVSERVE_CERT_DIR, or use --cert and --key",
+                dir.display(),
+                folder.display()
+            ),
+        ));
+    }
+    Ok(Some(Tls::Made { dir }))
 }

@@ -16,7 +16,7 @@ use crate::error::ServeError;
 use crate::inject::body::inject_response;
 use crate::inject::is_html;
 use crate::web::pages::render;
-use crate::web::request::wants_injection;
+use crate::web::request::{wants_injection, OverTls};
 use crate::web::Page;
 
 /// Forwards one request under `rule` and returns the backend's answer (or a 502/504 page).
@@ -57,7 +57,10 @@ pub(super) async fn forward(
     if let Ok(host) = HeaderValue::from_str(&authority) {
         headers.insert(header::HOST, host);
     }
-    set_forwarded(headers, peer.map(|p| p.ip()), original_host);
+    let secure = parts.extensions.get::<OverTls>().is_some();
+    set_forwarded(headers, peer.map(|p| p.ip()), original_host, secure);
+    // The backend is spoken to in HTTP/1.1, whatever the browser spoke (HTTP/2 over TLS).
+    parts.version = axum::http::Version::HTTP_11;
     if injecting {
         // The page is read whole and injected: ask for it plain and whole, never a 304 for a
         // copy that carries another run's token.

@@ -57,6 +57,7 @@ pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
     client_ip: Option<IpAddr>,
     original_host: Option<HeaderValue>,
+    secure: bool,
 ) {
     if let Some(ip) = client_ip {
         let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -73,7 +74,8 @@ pub(crate) fn set_forwarded(
     if let Some(host) = original_host {
         headers.insert("x-forwarded-host", host);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let proto = if secure { "https" } else { "http" };
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
 }
 
 #[cfg(test)]
@@ -104,6 +106,7 @@ mod tests {
             &mut h,
             Some("127.0.0.1".parse().unwrap()),
             Some("localhost:8080".parse().unwrap()),
+            false,
         );
         assert!(h.get("forwarded").is_none() && h.get("x-real-ip").is_none());
         assert_eq!(h["x-forwarded-proto"], "http");

@@ -8,12 +8,13 @@ use crate::config::Config;
 /// Logs where devserve is listening and what it proxies; returns the URL to open.
 pub(super) fn listening(config: &Config, local: SocketAddr) -> String {
     let port = local.port();
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let url_for = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
-        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
+        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}/"),
+        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}/"),
     };
     let local_url = if config.host.is_unspecified() || config.host.is_loopback() {
-        format!("http://localhost:{port}/")
+        format!("{scheme}://localhost:{port}/")
     } else {
         url_for(config.host)
     };

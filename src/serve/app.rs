@@ -201,6 +201,35 @@ fn log_request(method: &Method, path: &str, response: &Response, backend: Option
 
 impl App {
     /// The application for one connection from `peer`.
+    /// The answer to a plain-HTTP request on the HTTPS port: a redirect to the same URL over
+    /// HTTPS, for a Host this server answers to.
+    pub(crate) fn to_https<B>(&self, req: &axum::http::Request<B>) -> Response {
+        let host = crate::security::request_host(req.headers());
+        let target = host
+            .filter(|_| refuse_foreign_host(req.headers(), &self.allowed_hosts).is_none())
+            .and_then(|host| {
+                let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                HeaderValue::from_str(&format!("https://{host}{path}")).ok()
+            });
+        let mut response = match target {
+            Some(location) => {
+                let mut r = "This server speaks HTTPS: use https://\n".into_response();
+                *r.status_mut() = axum::http::StatusCode::PERMANENT_REDIRECT;
+                r.headers_mut().insert(header::LOCATION, location);
+                r
+            }
+            None => (
+                axum::http::StatusCode::BAD_REQUEST,
+                "This server speaks HTTPS: use https://\n",
+            )
+                .into_response(),
+        };
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
+
     pub(crate) fn for_peer(self, peer: SocketAddr) -> Served {
         App {
             peer: Some(peer),

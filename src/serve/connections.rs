@@ -5,7 +5,6 @@
 //! connection (and its buffer) forever. Here hyper's `header_read_timeout` drops it; a slow but
 //! live download, an event stream or a WebSocket is not a request head and is never cut.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
@@ -58,6 +58,26 @@ fn open_file_limit() -> usize {
     }
 }
 
+/// Serves one connection until it ends, or asks it to finish its request once `shutdown` is
+/// cancelled and drops it after the grace period (a proxied event stream never ends).
+macro_rules! drive {
+    ($conn:expr, $peer:expr, $limits:expr, $shutdown:expr) => {{
+        let mut conn = std::pin::pin!($conn);
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(e) = served {
+                    tracing::trace!("connection from {}: {e}", $peer);
+                }
+            }
+            _ = $shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout($limits.grace, conn).await;
+            }
+        }
+    }};
+}
+pub(crate) use drive;
+
 /// Accepts and serves connections until `shutdown`; then asks each to finish its current
 /// request. The connections' tasks are on `conns`, for the caller to wait for.
 pub(crate) async fn serve(
@@ -66,6 +86,7 @@ pub(crate) async fn serve(
     limits: Limits,
     shutdown: CancellationToken,
     conns: TaskTracker,
+    tls: Option<TlsAcceptor>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut warned: Option<Instant> = None;
@@ -91,6 +112,15 @@ pub(crate) async fn serve(
         if let Err(e) = stream.tcp().set_nodelay(true) {
             tracing::debug!("TCP_NODELAY not set: {e}");
         }
+        let shutdown = shutdown.clone();
+        if let Some(acceptor) = &tls {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            conns.spawn(async move {
+                super::tls::serve_secure(stream, peer, acceptor, app, limits, shutdown).await;
+                drop(slot);
+            });
+            continue;
+        }
         let service = app
             .clone()
             .for_peer(peer)
@@ -100,21 +130,8 @@ pub(crate) async fn serve(
             .header_read_timeout(limits.head_timeout)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
-        let shutdown = shutdown.clone();
         conns.spawn(async move {
-            let mut conn = pin!(conn);
-            tokio::select! {
-                served = conn.as_mut() => {
-                    if let Err(e) = served {
-                        tracing::trace!("connection from {peer}: {e}");
-                    }
-                }
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    // A proxied event stream never ends: after the grace period it is dropped.
-                    let _ = tokio::time::timeout(limits.grace, conn).await;
-                }
-            }
+            drive!(conn, peer, limits, shutdown);
             drop(slot);
         });
     }

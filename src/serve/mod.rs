@@ -8,11 +8,13 @@
 
 mod announce;
 mod app;
+mod certificate;
 pub(crate) mod connections;
 mod headers;
 mod keys;
 mod listener;
 mod shutdown;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +51,7 @@ pub async fn run(
         addr: SocketAddr::new(config.host, 0),
         source,
     })?;
+    let tls = tls::acceptor(&config)?;
     let tracker = TaskTracker::new();
     let hub = Arc::new(Hub::new());
     let cache = Arc::new(FileCache::new());
@@ -159,7 +162,7 @@ pub async fn run(
             .unwrap_or_else(connections::default_max_connections),
         grace: SHUTDOWN_GRACE,
     };
-    connections::serve(listener, app, limits, shutdown.clone(), conns.clone()).await;
+    connections::serve(listener, app, limits, shutdown.clone(), conns.clone(), tls).await;
     // Each connection finishes its request, within the grace period.
     conns.close();
     conns.wait().await;

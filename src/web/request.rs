@@ -2,6 +2,10 @@
 
 use axum::http::{header, HeaderMap};
 
+/// Marks a request that came over TLS (`X-Forwarded-Proto: https` for the backend).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OverTls;
+
 /// True when the request is a navigation (or old enough not to say): a page fetched by script,
 /// an image or a worker (`Sec-Fetch-Dest` present and not a document) gets the file untouched.
 pub(crate) fn wants_injection(headers: &HeaderMap) -> bool {

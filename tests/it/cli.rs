@@ -471,3 +471,27 @@ fn the_settings_file_is_read_and_variables_and_flags_override_it() {
         "devserve: devserve.toml:2: unknown setting `prot`: did you mean `port`?"
     );
 }
+
+/// `--cert` needs `--key`; files that hold no certificate are named, and devserve exits 1.
+#[test]
+fn bad_certificate_files_are_a_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, "not a certificate").unwrap();
+    std::fs::write(&key, "not a key").unwrap();
+    let err = start_error(&["--port", "0", "--cert", cert.to_str().unwrap()], &[]);
+    assert!(err.contains("--key <PEM>"), "{err}");
+    let err = start_error(
+        &[
+            "--port",
+            "0",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(err.trim_end().ends_with("c.pem: holds no certificate"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

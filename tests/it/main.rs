@@ -18,6 +18,7 @@ mod cli;
 mod files;
 mod hardening;
 mod headers;
+mod https;
 mod injection;
 mod polish;
 mod precompressed;

@@ -1,0 +1,265 @@
+//! HTTPS (#16): the certificate devserve makes and keeps, HTTP/2 and HTTP/1.1 by ALPN, `wss:`,
+//! plain HTTP on the HTTPS port, a stalled handshake, and proxying over HTTPS.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use devserve::{Config, ServerMessage, Tls};
+use futures_util::StreamExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_rustls::rustls;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{raw_request, token_in, Backend, TestServer};
+
+/// A server on `dir/site` over HTTPS, keeping its certificate in `dir/certs`.
+async fn start(args: &[&str], prepare: impl FnOnce(&Path)) -> TestServer {
+    crate::support::init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    std::fs::create_dir(&root).unwrap();
+    prepare(&root);
+    let mut argv = vec!["devserve".to_string(), root.display().to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut config = Config::from_args(argv).unwrap();
+    config.tls = Some(Tls::Made {
+        dir: dir.path().join("certs"),
+    });
+    config.head_timeout = Duration::from_millis(500);
+    let s = TestServer::run(config, dir, root).await;
+    made(&s).await;
+    s
+}
+
+/// Waits for the certificate: the server answers only once it has it, and a plain request on
+/// the HTTPS port gets an answer without a handshake.
+async fn made(s: &TestServer) {
+    let answer = raw_request(s.addr, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+}
+
+fn cert_file(s: &TestServer) -> PathBuf {
+    s.dir.path().join("certs/localhost.pem")
+}
+
+fn url(s: &TestServer, path: &str) -> String {
+    format!("https://localhost:{}{path}", s.addr.port())
+}
+
+/// A client that trusts the server's certificate and nothing else.
+fn client(s: &TestServer, http1_only: bool) -> reqwest::Client {
+    let pem = std::fs::read(cert_file(s)).unwrap();
+    let builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .resolve("localhost", s.addr);
+    let builder = if http1_only { builder.http1_only() } else { builder };
+    builder.build().unwrap()
+}
+
+fn tls_config(s: &TestServer) -> Arc<rustls::ClientConfig> {
+    let pem = std::fs::read(cert_file(s)).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile_certs(&pem) {
+        roots.add(cert).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject as _;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_come_over_http2_and_http11_with_the_client_in_them() {
+    let s = start(&[], |root| {
+        std::fs::write(
+            root.join("index.html"),
+            "<html><head></head><body>secure</body></html>",
+        )
+        .unwrap();
+    })
+    .await;
+    for (http1_only, want) in [
+        (false, reqwest::Version::HTTP_2),
+        (true, reqwest::Version::HTTP_11),
+    ] {
+        let r = client(&s, http1_only)
+            .get(url(&s, "/"))
+            .header("sec-fetch-dest", "document")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.version(), want);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("secure") && body.contains("/__devserve/client.js"),
+            "{body}"
+        );
+    }
+    // The Host check holds over HTTP/2 too, where the name travels as :authority.
+    let rebinding = reqwest::Client::builder()
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(true)
+        .resolve("evil.example", s.addr)
+        .build()
+        .unwrap();
+    let r = rebinding
+        .get(format!("https://evil.example:{}/", s.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn the_certificate_is_kept_outside_root_and_reused() {
+    let s = start(&[], |_| {}).await;
+    let first = std::fs::read(cert_file(&s)).unwrap();
+    assert!(client(&s, false).get(url(&s, "/")).send().await.is_ok());
+    let s = s.restart().await;
+    made(&s).await;
+    assert_eq!(
+        std::fs::read(cert_file(&s)).unwrap(),
+        first,
+        "the same certificate"
+    );
+    let r = client(&s, false).get(url(&s, "/nothing")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let in_root: Vec<_> = walk(&s.root);
+    assert!(in_root.is_empty(), "nothing written into ROOT: {in_root:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_reload_socket_works_over_wss() {
+    let s = start(&[], |root| std::fs::write(root.join("a.css"), "p{}").unwrap()).await;
+    let page = client(&s, false)
+        .get(url(&s, "/missing"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = token_in(&page).unwrap();
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls_config(&s));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let wss = format!("wss://localhost:{}/__devserve/ws?token={token}", s.addr.port());
+    let (mut ws, _) = tokio_tungstenite::client_async(wss, tls).await.unwrap();
+    assert!(matches!(next(&mut ws).await, ServerMessage::Connected { .. }));
+    s.write("a.css", "p{color:red}");
+    match next(&mut ws).await {
+        ServerMessage::Updated { paths, reload, .. } => {
+            assert_eq!(paths, ["/a.css"]);
+            assert!(!reload, "a stylesheet is swapped");
+        }
+        other => panic!("expected updated, got {other:?}"),
+    }
+}
+
+/// The next message on a reload socket.
+async fn next<
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+>(
+    ws: &mut S,
+) -> ServerMessage {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_the_https_port_is_sent_to_https() {
+    let s = start(&[], |_| {}).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let port = s.addr.port();
+    tcp.write_all(format!("GET /a?b=1 HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+    assert!(
+        answer.contains(&format!("location: https://localhost:{port}/a?b=1")),
+        "{answer}"
+    );
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "no redirect for a foreign Host: {answer}"
+    );
+}
+
+/// A peer that starts a handshake and stops is dropped, as a request head that never ends is.
+#[tokio::test]
+async fn a_stalled_handshake_is_dropped() {
+    let s = start(&[], |_| {}).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+}
+
+/// Proxied over HTTPS: the backend is spoken to in HTTP/1.1 and told the request was HTTPS.
+#[tokio::test]
+async fn proxied_requests_over_http2_reach_the_backend() {
+    let backend = Backend::start(axum::Router::new().route(
+        "/api/proto",
+        get(|headers: axum::http::HeaderMap| async move {
+            headers["x-forwarded-proto"].to_str().unwrap().to_string()
+        }),
+    ))
+    .await;
+    let rule = format!("/api=http://{}", backend.addr);
+    let s = start(&["--proxy", &rule], |_| {}).await;
+    let r = client(&s, false).get(url(&s, "/api/proto")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "https");
+}
