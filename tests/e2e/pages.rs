@@ -463,3 +463,35 @@ pub async fn isolated_page_has_shared_array_buffer_and_still_reloads() {
     assert_eq!(tab.text().await, "v2");
     tab.close().await;
 }
+
+/// `--https`: the page comes over HTTP/2, its client connects over `wss:`, a stylesheet is
+/// swapped in place and a saved page reloads.
+pub async fn https_page_over_http2_swaps_css_and_reloads() {
+    let page = |v: &str| {
+        format!("<!doctype html><html><head><link rel=\"stylesheet\" href=\"style.css\"></head><body><p>{v}</p></body></html>")
+    };
+    let s = TestServer::start_https(&[], |root| {
+        std::fs::write(root.join("index.html"), page("v1")).unwrap();
+        std::fs::write(root.join("style.css"), "p { color: rgb(1, 1, 1); }").unwrap();
+    })
+    .await;
+    let Some(mut tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    let how: String = tab
+        .eval("() => location.protocol + ' ' + performance.getEntriesByType('navigation')[0].nextHopProtocol")
+        .await;
+    assert_eq!(how, "https: h2");
+    tab.arm("devserve:swapped").await;
+    s.write("style.css", "p { color: rgb(9, 8, 7); }");
+    tab.armed().await;
+    let color: String = tab
+        .eval("() => getComputedStyle(document.querySelector('p')).color")
+        .await;
+    assert_eq!(color, "rgb(9, 8, 7)");
+    assert!(!tab.loaded_since(), "swapped, not reloaded");
+    s.write("index.html", page("v2"));
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "v2");
+    tab.close().await;
+}

@@ -6,39 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use devserve::{Config, ServerMessage, Tls};
+use devserve::ServerMessage;
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{raw_request, token_in, Backend, TestServer};
-
-/// A server on `dir/site` over HTTPS, keeping its certificate in `dir/certs`.
-async fn start(args: &[&str], prepare: impl FnOnce(&Path)) -> TestServer {
-    crate::support::init_logging();
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("site");
-    std::fs::create_dir(&root).unwrap();
-    prepare(&root);
-    let mut argv = vec!["devserve".to_string(), root.display().to_string()];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    let mut config = Config::from_args(argv).unwrap();
-    config.tls = Some(Tls::Made {
-        dir: dir.path().join("certs"),
-    });
-    config.head_timeout = Duration::from_millis(500);
-    let s = TestServer::run(config, dir, root).await;
-    made(&s).await;
-    s
-}
-
-/// Waits for the certificate: the server answers only once it has it, and a plain request on
-/// the HTTPS port gets an answer without a handshake.
-async fn made(s: &TestServer) {
-    let answer = raw_request(s.addr, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
-}
+use crate::support::{token_in, Backend, TestServer};
 
 fn cert_file(s: &TestServer) -> PathBuf {
     s.dir.path().join("certs/localhost.pem")
@@ -85,7 +59,7 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'st
 
 #[tokio::test]
 async fn pages_come_over_http2_and_http11_with_the_client_in_them() {
-    let s = start(&[], |root| {
+    let s = TestServer::start_https(&[], |root| {
         std::fs::write(
             root.join("index.html"),
             "<html><head></head><body>secure</body></html>",
@@ -129,11 +103,11 @@ async fn pages_come_over_http2_and_http11_with_the_client_in_them() {
 
 #[tokio::test]
 async fn the_certificate_is_kept_outside_root_and_reused() {
-    let s = start(&[], |_| {}).await;
+    let s = TestServer::start_https(&[], |_| {}).await;
     let first = std::fs::read(cert_file(&s)).unwrap();
     assert!(client(&s, false).get(url(&s, "/")).send().await.is_ok());
     let s = s.restart().await;
-    made(&s).await;
+    s.wait_for_certificate().await;
     assert_eq!(
         std::fs::read(cert_file(&s)).unwrap(),
         first,
@@ -160,7 +134,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn the_reload_socket_works_over_wss() {
-    let s = start(&[], |root| std::fs::write(root.join("a.css"), "p{}").unwrap()).await;
+    let s = TestServer::start_https(&[], |root| std::fs::write(root.join("a.css"), "p{}").unwrap()).await;
     let page = client(&s, false)
         .get(url(&s, "/missing"))
         .send()
@@ -207,7 +181,7 @@ async fn next<
 
 #[tokio::test]
 async fn plain_http_on_the_https_port_is_sent_to_https() {
-    let s = start(&[], |_| {}).await;
+    let s = TestServer::start_https(&[], |_| {}).await;
     let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let port = s.addr.port();
     tcp.write_all(format!("GET /a?b=1 HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n").as_bytes())
@@ -238,7 +212,7 @@ async fn plain_http_on_the_https_port_is_sent_to_https() {
 /// A peer that starts a handshake and stops is dropped, as a request head that never ends is.
 #[tokio::test]
 async fn a_stalled_handshake_is_dropped() {
-    let s = start(&[], |_| {}).await;
+    let s = TestServer::start_https(&[], |_| {}).await;
     let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     tcp.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
     let mut rest = Vec::new();
@@ -257,7 +231,7 @@ async fn proxied_requests_over_http2_reach_the_backend() {
     ))
     .await;
     let rule = format!("/api=http://{}", backend.addr);
-    let s = start(&["--proxy", &rule], |_| {}).await;
+    let s = TestServer::start_https(&["--proxy", &rule], |_| {}).await;
     let r = client(&s, false).get(url(&s, "/api/proto")).send().await.unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);

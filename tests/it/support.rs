@@ -100,6 +100,33 @@ impl TestServer {
     }
 
     /// Serves `dir/site`, made by the caller, with these extra flags.
+    /// Like [`start_with`](Self::start_with), over HTTPS with a certificate devserve makes and
+    /// keeps in `dir/certs`; returns once the certificate is made.
+    pub async fn start_https(args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        init_logging();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        std::fs::create_dir(&root).unwrap();
+        prepare(&root);
+        let mut argv = vec!["devserve".to_string(), root.display().to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let mut config = Config::from_args(argv).unwrap();
+        config.tls = Some(devserve::Tls::Made {
+            dir: dir.path().join("certs"),
+        });
+        config.head_timeout = Duration::from_millis(500);
+        let s = Self::run(config, dir, root).await;
+        s.wait_for_certificate().await;
+        s
+    }
+
+    /// Waits until an HTTPS server has its certificate: it answers only once it has, and a plain
+    /// request on the HTTPS port gets an answer without a handshake.
+    pub async fn wait_for_certificate(&self) {
+        let answer = raw_request(self.addr, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+    }
+
     pub async fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
         init_logging();
         let root = dir.path().join("site");
@@ -145,7 +172,12 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     /// A path inside ROOT.
