@@ -91,7 +91,7 @@ pub(super) async fn forward(
         .await;
     }
 
-    let Ok(uri) = format!("http://{authority}{path}").parse::<Uri>() else {
+    let Ok(uri) = format!("{}://{authority}{path}", rule.target.scheme()).parse::<Uri>() else {
         return bad_gateway(&page, &authority, "bad path");
     };
     parts.uri = uri;

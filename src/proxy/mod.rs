@@ -10,6 +10,7 @@ mod headers;
 pub(crate) use headers::strip_hop_by_hop;
 mod resolve;
 pub(crate) mod rule;
+mod tls;
 mod tunnel;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::dns::GaiResolver;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -42,8 +44,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct Proxy {
     /// Longest prefix first, so the most specific rule wins.
     rules: Vec<Arc<ProxyRule>>,
-    connector: HttpConnector<LoopbackResolver>,
-    client: Client<HttpConnector<LoopbackResolver>, Body>,
+    connector: Connector,
+    client: Client<Connector, Body>,
     /// How long a backend may take to start answering.
     timeout: Duration,
     /// The tag injected into the backend's HTML pages; `None` with `--no-reload`.
@@ -77,6 +79,9 @@ pub(crate) struct Refused {
     pub(crate) path: String,
 }
 
+/// Connections to backends: plain TCP for `http://`, TLS over it for `https://`.
+type Connector = HttpsConnector<HttpConnector<LoopbackResolver>>;
+
 impl Proxy {
     pub(crate) fn new(
         rules: Vec<ProxyRule>,
@@ -84,17 +89,26 @@ impl Proxy {
         client_tag: Option<ClientTag>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-    ) -> Self {
+    ) -> Result<Self, crate::error::StartError> {
         let mut rules: Vec<Arc<ProxyRule>> = rules.into_iter().map(Arc::new).collect();
         rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
-        let mut connector = HttpConnector::new_with_resolver(LoopbackResolver::new(GaiResolver::new()));
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
+        let mut tcp = HttpConnector::new_with_resolver(LoopbackResolver::new(GaiResolver::new()));
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let tls = tls::client_config(rules.iter().any(|r| r.target.tls)).map_err(|e| {
+            crate::error::StartError::Tls(format!("TLS towards backends could not be set up: {e}"))
+        })?;
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector.clone());
-        Proxy {
+        Ok(Proxy {
             rules,
             connector,
             client,
@@ -104,7 +118,7 @@ impl Proxy {
             tracker,
             backend_ready: None,
             down: None,
-        }
+        })
     }
 
     /// Tells `down` of every request a backend refused.

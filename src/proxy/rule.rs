@@ -21,9 +21,20 @@ pub(crate) struct Target {
     pub(crate) port: u16,
     /// `Some("/v1")` replaces the prefix (`Some("")` strips it); `None` keeps the request path.
     pub(crate) path: Option<String>,
+    /// `https://` (or `wss://`): spoken to over TLS.
+    pub(crate) tls: bool,
 }
 
 impl Target {
+    /// `http` or `https`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// `host:port`, bracketed for IPv6, as a Host header or a log line wants it.
     pub(crate) fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -116,20 +127,16 @@ fn parse_target(url: &str) -> Result<Target, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("`{url}` is not a URL: write it as http://HOST:PORT"))?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => {}
-        "https" | "wss" => {
-            return Err(
-                "https:// backends are not supported yet: point the rule at the backend's http:// port"
-                    .into(),
-            )
-        }
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => false,
+        "https" | "wss" => true,
         other => {
             return Err(format!(
-                "`{other}://` is not a scheme devserve can forward to: use http:// or ws://"
+                "`{other}://` is not a scheme devserve can forward to: use http://, https://, ws:// or wss://"
             ))
         }
-    }
+    };
+    let default_port = if tls { 443 } else { 80 };
     let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -146,7 +153,7 @@ fn parse_target(url: &str) -> Result<Target, String> {
         let (host, after) = v6.split_once(']').ok_or("unclosed [ in the backend address")?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"))?,
-            None if after.is_empty() => 80,
+            None if after.is_empty() => default_port,
             None => return Err(format!("unexpected `{after}` after the address")),
         };
         (host.to_string(), port)
@@ -157,7 +164,7 @@ fn parse_target(url: &str) -> Result<Target, String> {
                 port.parse::<u16>()
                     .map_err(|_| format!("`{port}` is not a port"))?,
             ),
-            None => (authority.to_string(), 80),
+            None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() || port == 0 {
@@ -175,6 +182,7 @@ fn parse_target(url: &str) -> Result<Target, String> {
         host: host.to_ascii_lowercase(),
         port,
         path,
+        tls,
     })
 }
 
@@ -191,7 +199,8 @@ mod tests {
             Target {
                 host: "localhost".into(),
                 port: 3000,
-                path: None
+                path: None,
+                tls: false,
             }
         );
         let r = ProxyRule::parse("/api/=ws://[::1]:4000/v1/").unwrap();
@@ -201,7 +210,8 @@ mod tests {
             Target {
                 host: "::1".into(),
                 port: 4000,
-                path: Some("/v1".into())
+                path: Some("/v1".into()),
+                tls: false,
             }
         );
         assert_eq!(r.target.authority(), "[::1]:4000");

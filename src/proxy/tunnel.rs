@@ -27,7 +27,7 @@ pub(super) async fn tunnel(
     let Some(on_client) = on_client else {
         return ServeError::NotUpgradable.into_response();
     };
-    let Ok(uri) = format!("http://{authority}/").parse::<Uri>() else {
+    let Ok(uri) = format!("{}://{authority}/", rule.target.scheme()).parse::<Uri>() else {
         return bad_gateway(page, authority, "bad address");
     };
     let io = match proxy.connector.clone().call(uri).await {

@@ -45,8 +45,9 @@ pub(super) fn listening(config: &Config, local: SocketAddr) -> String {
     }
     for rule in &config.proxies {
         tracing::info!(
-            "proxying {} → http://{}{}",
+            "proxying {} → {}://{}{}",
             rule.prefix,
+            rule.target.scheme(),
             rule.target.authority(),
             rule.target.path.as_deref().unwrap_or("")
         );

@@ -268,7 +268,8 @@ mod tests {
             Some(tag),
             shutdown.clone(),
             tracker.clone(),
-        );
+        )
+        .unwrap();
         let builds = crate::reload::Builds::new(hub.clone(), Duration::from_secs(60));
         let reload = crate::reload::routes(
             Arc::new(ReloadSocket {

@@ -121,7 +121,7 @@ pub async fn run(
         client,
         shutdown.clone(),
         tracker.clone(),
-    )
+    )?
     .waiting_for(config.run.is_some().then_some(backend_ready));
     let (down_tx, down) = tokio::sync::mpsc::channel(64);
     let proxy = if config.reload {

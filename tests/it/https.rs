@@ -237,3 +237,97 @@ async fn proxied_requests_over_http2_reach_the_backend() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "https");
 }
+
+/// An axum app served over TLS with a self-signed certificate, as a backend run with its own
+/// HTTPS would be.
+struct TlsBackend {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TlsBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn tls_backend(app: axum::Router) -> TlsBackend {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    TlsBackend { addr, task }
+}
+
+/// `https://` and `wss://` backends on this machine, with certificates of their own making, are
+/// forwarded to (HTTP and WebSocket alike).
+#[tokio::test]
+async fn https_and_wss_backends_on_this_machine_are_forwarded_to() {
+    use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
+    let backend = tls_backend(
+        axum::Router::new()
+            .route("/api/hello", get(|| async { "hello over TLS" }))
+            .route(
+                "/ws",
+                get(|ws: WebSocketUpgrade| async move {
+                    ws.on_upgrade(|mut socket| async move {
+                        while let Some(Ok(WsMessage::Text(text))) = socket.recv().await {
+                            let _ = socket.send(WsMessage::Text(format!("echo {text}").into())).await;
+                        }
+                    })
+                }),
+            ),
+    )
+    .await;
+    let port = backend.addr.port();
+    let api = format!("/api=https://localhost:{port}");
+    let ws = format!("/ws=wss://127.0.0.1:{port}");
+    let s = TestServer::start(&["--proxy", &api, "--proxy", &ws]).await;
+    let r = s.get("/api/hello").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "hello over TLS");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", s.addr))
+        .await
+        .unwrap();
+    futures_util::SinkExt::send(&mut socket, Message::Text("hi".into()))
+        .await
+        .unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, Message::Text("echo hi".into()));
+}
