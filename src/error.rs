@@ -42,6 +42,11 @@ pub enum StartError {
     #[error("{0}")]
     Usage(Box<clap::Error>),
 
+    /// Asked for something to print instead of serving (`--completions`, `--man`): the text,
+    /// for the caller to print on standard output, and exit 0.
+    #[error("{0}")]
+    Print(String),
+
     #[error("folder `{root}` does not exist: create it, or name the folder to serve (devserve ./public)")]
     RootMissing { root: String },
 

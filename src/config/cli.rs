@@ -154,6 +154,19 @@ pub(crate) struct Cli {
     #[arg(long, env = "DEVSERVE_TIMESTAMPS", value_parser = BoolishValueParser::new())]
     pub(crate) timestamps: bool,
 
+    /// With --host 0.0.0.0, do not print a QR code of the LAN URL (for a phone's camera).
+    #[arg(long = "no-qr", env = "DEVSERVE_NO_QR", value_parser = BoolishValueParser::new())]
+    pub(crate) no_qr: bool,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit, e.g.
+    /// devserve --completions bash > ~/.local/share/bash-completion/completions/devserve
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub(crate) completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff) and exit, e.g. devserve --man > ~/.local/share/man/man1/devserve.1
+    #[arg(long, exclusive = true)]
+    pub(crate) man: bool,
+
     /// Print only warnings and errors.
     #[arg(short, long, conflicts_with = "verbose")]
     pub(crate) quiet: bool,

@@ -366,6 +366,7 @@ mod tests {
             "--allow-host=mylaptop.local",
         ),
         ("timestamps", "true", "--timestamps"),
+        ("no-qr", "true", "--no-qr"),
         ("quiet", "true", "--quiet"),
     ];
 

@@ -55,6 +55,19 @@ pub enum PortChoice {
     Explicit(u16),
 }
 
+/// `--completions SHELL` or `--man`: the text to print instead of serving.
+fn printed(cli: &Cli) -> Option<String> {
+    let mut out = Vec::new();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell, &mut Cli::command(), "devserve", &mut out);
+    } else if cli.man {
+        clap_mangen::Man::new(Cli::command()).render(&mut out).ok()?;
+    } else {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Where the HTTPS certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {
@@ -110,6 +123,8 @@ pub struct Config {
     pub proxy_timeout: Duration,
     /// Extra names accepted in the Host header.
     pub allowed_hosts: Vec<String>,
+    /// Print a QR code of the LAN URL when `--host` exposes the server (off with `--no-qr`).
+    pub qr: bool,
     /// `-q`: warnings and errors only.
     pub quiet: bool,
     /// `-v` count.
@@ -145,6 +160,7 @@ impl Config {
             proxies: Vec::new(),
             proxy_timeout: DEFAULT_PROXY_TIMEOUT,
             allowed_hosts: Vec::new(),
+            qr: true,
             quiet: false,
             verbose: 0,
         })
@@ -169,6 +185,9 @@ impl Config {
             Ok::<_, StartError>((matches, cli))
         };
         let (matches, cli) = parse(&args, &args, None)?;
+        if let Some(text) = printed(&cli) {
+            return Err(StartError::Print(text));
+        }
         let Some(file) = Settings::load(
             cli.config.as_deref(),
             Origins(&matches, None).of("config"),
@@ -286,6 +305,7 @@ impl Config {
             .iter()
             .map(|h| crate::security::strip_port(h.trim()).to_ascii_lowercase())
             .collect();
+        config.qr = !cli.no_qr;
         config.quiet = cli.quiet;
         config.verbose = cli.verbose;
         Ok(config)

@@ -495,3 +495,40 @@ fn bad_certificate_files_are_a_start_up_error() {
     assert!(err.trim_end().ends_with("c.pem: holds no certificate"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+/// Completion scripts and the manual page come from the same clap definition as `--help`.
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    let run = |args: &[&str]| {
+        let out = devserve().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = run(&["--completions", "bash"]);
+    assert!(
+        bash.contains("_devserve()") && bash.contains("--proxy-ws"),
+        "{bash}"
+    );
+    let zsh = run(&["--completions", "zsh"]);
+    assert!(
+        zsh.starts_with("#compdef devserve") && zsh.contains("--https"),
+        "{zsh}"
+    );
+    let fish = run(&["--completions", "fish"]);
+    assert!(
+        fish.contains("complete -c devserve") && fish.contains("run-watch"),
+        "{fish}"
+    );
+    let man = run(&["--man"]);
+    assert!(
+        man.contains(".TH devserve 1") && man.contains("\\-\\-proxy\\-ws"),
+        "{man}"
+    );
+    let err = start_error(&["--completions", "tcsh"], &[]);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+}

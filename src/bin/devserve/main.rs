@@ -22,6 +22,10 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             };
         }
+        Err(StartError::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => return fail(e.into()),
     };
     init_tracing(config.quiet, config.verbose, config.timestamps);
