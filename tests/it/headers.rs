@@ -23,11 +23,33 @@ async fn added_headers_go_on_devserves_own_answers_only() {
             "--proxy",
             &rule,
         ],
-        |root| std::fs::write(root.join("index.html"), "<html><body>hi</body></html>").unwrap(),
+        |root| {
+            std::fs::write(root.join("index.html"), "<html><body>hi</body></html>").unwrap();
+            std::fs::create_dir(root.join("docs")).unwrap();
+            std::fs::write(root.join("docs/a.txt"), "a").unwrap();
+        },
     )
     .await;
-    for path in ["/", "/__devserve/client.js", "/missing.txt"] {
-        let r = s.get(path).await;
+    let etag = s.get("/docs/a.txt").await.headers()["etag"].clone();
+    let not_modified = client()
+        .get(s.url("/docs/a.txt"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    let listing = s.get("/docs/").await;
+    assert!(listing.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    for (path, r) in [
+        ("/", s.get("/").await),
+        ("/__devserve/client.js", s.get("/__devserve/client.js").await),
+        ("/missing.txt", s.get("/missing.txt").await),
+        ("/docs/ (a listing)", listing),
+        ("/docs/a.txt (304)", not_modified),
+    ] {
         let h = r.headers();
         assert_eq!(h["x-team"], "devserve", "{path}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
