@@ -17,7 +17,9 @@
 //! 6. fan-out: 1,000 reload sockets, time until the last one hears of a save, and memory with them open;
 //! 7. build tools and new pages (devserve, Vite, live-server): a new page, and a save through
 //!    `vite build --watch` and `esbuild --watch` → the tab showing the result, and the bad loads
-//!    on the way ([`builds`]).
+//!    on the way ([`builds`]);
+//! 8. a page of 500 ES modules loaded cold: devserve over HTTP/1.1 and over HTTPS (HTTP/2), and
+//!    Vite's dev server over HTTPS ([`modules`]).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -25,6 +27,8 @@ mod common;
 
 #[path = "compare/builds.rs"]
 mod builds;
+#[path = "compare/modules.rs"]
+mod modules;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -931,10 +935,15 @@ fn raise_fd_limit() {
     }
 }
 
-async fn launch_browser() -> Browser {
-    let chrome = std::env::var_os("CHROME")
+/// Chromium: `$CHROME`, else Debian's.
+fn chrome() -> PathBuf {
+    std::env::var_os("CHROME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+async fn launch_browser() -> Browser {
+    let chrome = chrome();
     let profile = tempfile::tempdir().unwrap().keep();
     let config = BrowserConfig::builder()
         .chrome_executable(chrome)
@@ -1118,9 +1127,18 @@ async fn main() {
         }
     }
 
+    let mut module_rows = Vec::new();
+    if want("modules") && tools.contains(&Tool::Devserve) {
+        eprintln!("== a page of 500 ES modules, over HTTP/1.1 and HTTPS");
+        module_rows = modules::measure(tools.contains(&Tool::Vite)).await;
+    }
+
     let mut report = render(&rows, nginx_rps);
     if !build_rows.is_empty() {
         report.push_str(&builds::render(&build_rows));
+    }
+    if !module_rows.is_empty() {
+        report.push_str(&modules::render(&module_rows));
     }
     report.push_str(include_str!("../bench/measurements.md"));
     println!("{report}");
