@@ -88,21 +88,12 @@ impl TestServer {
 
     /// Like [`start`](Self::start), with files put in ROOT by `prepare` before the server starts.
     pub async fn start_with(args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
-        init_logging();
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("site");
-        std::fs::create_dir(&root).unwrap();
-        prepare(&root);
-        let mut argv = vec!["devserve".to_string(), root.display().to_string()];
-        argv.extend(args.iter().map(|s| s.to_string()));
-        let config = Config::from_args(argv).unwrap();
+        let (config, dir, root) = Self::configured(args, prepare);
         Self::run(config, dir, root).await
     }
 
-    /// Serves `dir/site`, made by the caller, with these extra flags.
-    /// Like [`start_with`](Self::start_with), over HTTPS with a certificate devserve makes and
-    /// keeps in `dir/certs`; returns once the certificate is made.
-    pub async fn start_https(args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+    /// A new ROOT (`dir/site`), filled by `prepare`, and the config of these flags over it.
+    fn configured(args: &[&str], prepare: impl FnOnce(&Path)) -> (Config, tempfile::TempDir, PathBuf) {
         init_logging();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("site");
@@ -110,7 +101,13 @@ impl TestServer {
         prepare(&root);
         let mut argv = vec!["devserve".to_string(), root.display().to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
-        let mut config = Config::from_args(argv).unwrap();
+        (Config::from_args(argv).unwrap(), dir, root)
+    }
+
+    /// Like [`start_with`](Self::start_with), over HTTPS with a certificate devserve makes and
+    /// keeps in `dir/certs`; returns once the certificate is made.
+    pub async fn start_https(args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        let (mut config, dir, root) = Self::configured(args, prepare);
         config.tls = Some(devserve::Tls::Made {
             dir: dir.path().join("certs"),
         });
@@ -127,6 +124,7 @@ impl TestServer {
         assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
     }
 
+    /// Serves `dir/site`, made by the caller, with these extra flags.
     pub async fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Self {
         init_logging();
         let root = dir.path().join("site");
