@@ -19,7 +19,9 @@
 //!    `vite build --watch` and `esbuild --watch` → the tab showing the result, and the bad loads
 //!    on the way ([`builds`]);
 //! 8. a page of 500 ES modules loaded cold: devserve over HTTP/1.1 and over HTTPS (HTTP/2), and
-//!    Vite's dev server over HTTPS ([`modules`]).
+//!    Vite's dev server over HTTPS ([`modules`]);
+//! 9. the proxy: requests and WebSocket messages through devserve, nginx and Vite's proxy,
+//!    against the backend asked directly ([`proxy`]).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -29,6 +31,8 @@ mod common;
 mod builds;
 #[path = "compare/modules.rs"]
 mod modules;
+#[path = "compare/proxy.rs"]
+mod proxy;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -645,8 +649,15 @@ async fn measure_bursts(browser: &Browser, tool: Tool, run: &Running, root: &Pat
 
 /// Requests per second from one run of `wrk -t2 -c32 -d3s`.
 fn wrk(url: &str) -> f64 {
+    wrk_with(url, &[])
+}
+
+/// [`wrk`] with extra arguments (`-H 'Connection: keep-alive'`).
+fn wrk_with(url: &str, extra: &[&str]) -> f64 {
     let out = Command::new("wrk")
-        .args(["-t2", "-c32", "-d3s", url])
+        .args(["-t2", "-c32", "-d3s"])
+        .args(extra)
+        .arg(url)
         .output()
         .expect("wrk runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1133,12 +1144,21 @@ async fn main() {
         module_rows = modules::measure(tools.contains(&Tool::Vite)).await;
     }
 
+    let mut proxy_rows = Vec::new();
+    if want("proxy") && tools.contains(&Tool::Devserve) {
+        eprintln!("== the proxy: devserve, nginx and Vite in front of one backend");
+        proxy_rows = proxy::measure(tools.contains(&Tool::Vite)).await;
+    }
+
     let mut report = render(&rows, nginx_rps);
     if !build_rows.is_empty() {
         report.push_str(&builds::render(&build_rows));
     }
     if !module_rows.is_empty() {
         report.push_str(&modules::render(&module_rows));
+    }
+    if !proxy_rows.is_empty() {
+        report.push_str(&proxy::render(&proxy_rows));
     }
     report.push_str(include_str!("../bench/measurements.md"));
     println!("{report}");

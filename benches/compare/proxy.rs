@@ -1,0 +1,465 @@
+//! The proxy (#20): what a request or a chat message pays for passing through devserve, Vite's
+//! `server.proxy` (http-proxy-3 on Node) or an nginx reverse proxy with upstream keep-alive, to
+//! a fast backend written for the benchmark, against the backend asked directly.
+//!
+//! 1. HTTP requests per second (`wrk -t2 -c32 -d3s`, keep-alive): a small JSON answer and 1 MiB.
+//! 2. Latency added per request, p50 and p99, at a fixed moderate rate, one keep-alive connection.
+//! 3. WebSocket: round trip of a small message, p50 and p99; messages per second through one tunnel.
+//! 4. Resident memory with 1,000 idle proxied WebSockets open.
+//!
+//! Every figure is the median of [`ROUNDS`] rounds that take the targets in turn, with the
+//! spread (min–max) beside it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{common, first_answer, free_port, in_turn, median, peers_dir, plain_tempdir, wrk_with, Running};
+
+/// As browsers send it (Vite's proxy closes a connection whose request does not say so).
+const KEEP_ALIVE: &[&str] = &["-H", "Connection: keep-alive"];
+
+const ROUNDS: usize = 3;
+/// Requests per latency sample set, sent one after the other at [`RATE`] a second.
+const LATENCY_REQUESTS: usize = 600;
+const RATE: f64 = 300.0;
+/// WebSocket round trips per sample set, and messages through one tunnel.
+const ROUND_TRIPS: usize = 1000;
+const STREAMED: usize = 20_000;
+const IDLE_SOCKETS: usize = 1000;
+
+/// What a request goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Direct,
+    Devserve,
+    Vite,
+    Nginx,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::Direct => "backend, asked directly",
+            Via::Devserve => "devserve --proxy",
+            Via::Vite => "Vite dev server (server.proxy)",
+            Via::Nginx => "nginx (proxy_pass, upstream keep-alive)",
+        }
+    }
+}
+
+/// (median, min, max).
+type Spread = (f64, f64, f64);
+
+fn spread(v: &[f64]) -> Spread {
+    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (median(v), min, max)
+}
+
+pub struct ProxyRow {
+    name: &'static str,
+    small_rps: Spread,
+    big_rps: Spread,
+    p50_ms: Spread,
+    p99_ms: Spread,
+    ws_p50_ms: Spread,
+    ws_p99_ms: Spread,
+    ws_msgs: Spread,
+    idle_mib: Option<f64>,
+}
+
+/// The backend: a small JSON answer, 1 MiB, and a WebSocket that echoes; on a runtime of its own
+/// (two worker threads, as many as the machine's cores), so that it is not the bottleneck.
+fn backend() -> SocketAddr {
+    use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
+    use axum::routing::get;
+    let big = bytes::Bytes::from(vec![b'x'; 1024 * 1024]);
+    let app = axum::Router::new()
+        .route(
+            "/api/small",
+            get(|| async {
+                (
+                    [("content-type", "application/json")],
+                    r#"{"ok":true,"n":42,"msg":"hello"}"#,
+                )
+            }),
+        )
+        .route("/api/big", get(move || std::future::ready(big.clone())))
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(msg)) = socket.recv().await {
+                        if matches!(msg, WsMessage::Text(_) | WsMessage::Binary(_))
+                            && socket.send(msg).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                })
+            }),
+        );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    addr
+}
+
+fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
+    let port = free_port();
+    let b = backend.port();
+    let mut conf = None;
+    let mut cmd = match via {
+        Via::Direct => return None,
+        Via::Devserve => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
+            c.arg(dir.join("site")).args(["--port", &port.to_string(), "-q"]);
+            c.args(["--proxy", &format!("/api=http://127.0.0.1:{b}")]);
+            c.args(["--proxy", &format!("/ws=http://127.0.0.1:{b}")]);
+            c
+        }
+        Via::Vite => {
+            let config = dir.join("vite.config.mjs");
+            std::fs::write(
+                &config,
+                format!(
+                    "export default {{ server: {{ proxy: {{ '/api': 'http://127.0.0.1:{b}', \
+                     '/ws': {{ target: 'ws://127.0.0.1:{b}', ws: true }} }} }} }};\n"
+                ),
+            )
+            .unwrap();
+            let mut c = Command::new("node");
+            c.arg(peers_dir().join("node_modules/vite/bin/vite.js"));
+            c.arg(dir.join("site"));
+            c.args([
+                "--config",
+                &config.display().to_string(),
+                "--port",
+                &port.to_string(),
+            ]);
+            c.args([
+                "--strictPort",
+                "--host",
+                "127.0.0.1",
+                "--clearScreen",
+                "false",
+                "--logLevel",
+                "silent",
+            ]);
+            c
+        }
+        Via::Nginx => {
+            let d = tempfile::tempdir().unwrap();
+            let file = d.path().join("nginx.conf");
+            std::fs::write(
+                &file,
+                format!(
+                    "user root; daemon off; worker_processes auto; pid {pid}; error_log {err};\n\
+                     worker_rlimit_nofile 16384;\n\
+                     events {{ worker_connections 8192; }}\n\
+                     http {{ access_log off;\n\
+                       client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
+                       uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
+                       upstream backend {{ server 127.0.0.1:{b}; keepalive 64; }}\n\
+                       server {{ listen 127.0.0.1:{port};\n\
+                         location /api/ {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n\
+                         location /ws {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
+                           proxy_set_header Connection \"upgrade\"; proxy_read_timeout 3600s; }} }} }}\n",
+                    pid = d.path().join("nginx.pid").display(),
+                    err = d.path().join("error.log").display(),
+                    tmp = d.path().display(),
+                ),
+            )
+            .unwrap();
+            let mut c = Command::new("nginx");
+            c.args([
+                "-c",
+                &file.display().to_string(),
+                "-p",
+                &d.path().display().to_string(),
+            ]);
+            conf = Some(d);
+            c
+        }
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        first_answer(port, Duration::from_secs(60)),
+        "{} answers",
+        via.name()
+    );
+    Some(Running {
+        child,
+        port,
+        _conf: conf,
+    })
+}
+
+/// Milliseconds for each of [`LATENCY_REQUESTS`] requests for `/api/small`, sent one after the
+/// other at [`RATE`] a second on a keep-alive connection — a new one, as a browser would open it,
+/// when the server closed the last (Vite's proxy does, when the backend answers Node's
+/// `Connection: close` with its own). Blocking: the time is the servers'.
+fn latencies(addr: SocketAddr) -> Vec<f64> {
+    let request = format!("GET /api/small HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive\r\n\r\n");
+    let gap = Duration::from_secs_f64(1.0 / RATE);
+    let mut times = Vec::with_capacity(LATENCY_REQUESTS);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut conn: Option<TcpStream> = None;
+    let start = Instant::now();
+    for i in 0..LATENCY_REQUESTS {
+        let due = start + gap * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let sent = Instant::now();
+        let tcp = conn.get_or_insert_with(|| {
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_nodelay(true).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            tcp
+        });
+        tcp.write_all(request.as_bytes()).unwrap();
+        // The head, then as much body as Content-Length says.
+        let mut got = Vec::new();
+        let (head_end, length, close) = loop {
+            let n = tcp.read(&mut buf).unwrap();
+            assert!(n > 0, "{addr}: closed in the middle of answer {i}");
+            got.extend_from_slice(&buf[..n]);
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("a Content-Length");
+                break (end + 4, length, head.contains("connection: close"));
+            }
+        };
+        while got.len() < head_end + length {
+            let n = tcp.read(&mut buf).unwrap();
+            assert!(n > 0, "the whole body");
+            got.extend_from_slice(&buf[..n]);
+        }
+        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+        if close {
+            conn = None;
+        }
+    }
+    times
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// WebSocket round trips (ms each), then messages a second streamed through one connection.
+async fn websocket(addr: SocketAddr) -> (Vec<f64>, f64) {
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws")),
+    )
+    .await
+    .expect("connect in time")
+    .expect("upgraded");
+    let (mut tx, mut rx) = ws.split();
+    let message = "a chat message: {\"room\":\"lobby\"}";
+    let mut rtts = Vec::with_capacity(ROUND_TRIPS);
+    for _ in 0..ROUND_TRIPS {
+        let sent = Instant::now();
+        tx.send(Message::Text(message.into())).await.unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), rx.next()).await {
+                Ok(Some(Ok(Message::Text(_)))) => break,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("no echo: {other:?}"),
+            }
+        }
+        rtts.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        for _ in 0..STREAMED {
+            if tx.feed(Message::Text(message.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.flush().await;
+    });
+    let mut echoed = 0;
+    while echoed < STREAMED {
+        match tokio::time::timeout(Duration::from_secs(20), rx.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => echoed += 1,
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
+    let rate = echoed as f64 / started.elapsed().as_secs_f64();
+    writer.abort();
+    (rtts, rate)
+}
+
+/// Resident memory (MiB) of `run` and its children with [`IDLE_SOCKETS`] WebSockets open through it.
+async fn idle_sockets(run: &Running) -> f64 {
+    let addr: SocketAddr = format!("127.0.0.1:{}", run.port).parse().unwrap();
+    let mut open = Vec::with_capacity(IDLE_SOCKETS);
+    for _ in 0..IDLE_SOCKETS {
+        let connected = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::connect_async(format!("ws://{addr}/ws")),
+        )
+        .await;
+        match connected {
+            Ok(Ok((ws, _))) => open.push(ws),
+            _ => break,
+        }
+    }
+    assert_eq!(open.len(), IDLE_SOCKETS, "every socket opened");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kib = common::rss_tree_kib(run.child.id());
+    drop(open);
+    kib as f64 / 1024.0
+}
+
+pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
+    let backend = backend();
+    let dir = plain_tempdir();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    let mut vias = vec![Via::Direct, Via::Devserve, Via::Nginx];
+    if with_vite {
+        vias.push(Via::Vite);
+    }
+    let running: Vec<Option<Running>> = vias.iter().map(|&v| start(v, backend, dir.path())).collect();
+    let addr = |i: usize| -> SocketAddr {
+        match &running[i] {
+            Some(run) => format!("127.0.0.1:{}", run.port).parse().unwrap(),
+            None => backend,
+        }
+    };
+    let n = vias.len();
+    let (mut small, mut big) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    let (mut p50, mut p99) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    let (mut ws50, mut ws99, mut msgs) = (vec![Vec::new(); n], vec![Vec::new(); n], vec![Vec::new(); n]);
+    for round in 0..ROUNDS {
+        for i in in_turn(n, round) {
+            let a = addr(i);
+            small[i].push(wrk_with(&format!("http://{a}/api/small"), KEEP_ALIVE));
+            big[i].push(wrk_with(&format!("http://{a}/api/big"), KEEP_ALIVE));
+            let times = tokio::task::spawn_blocking(move || latencies(a)).await.unwrap();
+            p50[i].push(percentile(&times, 0.5));
+            p99[i].push(percentile(&times, 0.99));
+            let (rtts, rate) = websocket(a).await;
+            ws50[i].push(percentile(&rtts, 0.5));
+            ws99[i].push(percentile(&rtts, 0.99));
+            msgs[i].push(rate);
+        }
+        eprintln!("   proxy round {} of {ROUNDS} done", round + 1);
+    }
+    let mut rows = Vec::new();
+    for (i, &via) in vias.iter().enumerate() {
+        let idle_mib = match &running[i] {
+            Some(run) => Some(idle_sockets(run).await),
+            None => None,
+        };
+        let row = ProxyRow {
+            name: via.name(),
+            small_rps: spread(&small[i]),
+            big_rps: spread(&big[i]),
+            p50_ms: spread(&p50[i]),
+            p99_ms: spread(&p99[i]),
+            ws_p50_ms: spread(&ws50[i]),
+            ws_p99_ms: spread(&ws99[i]),
+            ws_msgs: spread(&msgs[i]),
+            idle_mib,
+        };
+        eprintln!(
+            "   {}: {:.0} / {:.0} req/s, p50 {:.3} ms p99 {:.3} ms, ws p50 {:.3} ms p99 {:.3} ms, {:.0} msg/s, idle {:?} MiB",
+            row.name, row.small_rps.0, row.big_rps.0, row.p50_ms.0, row.p99_ms.0, row.ws_p50_ms.0, row.ws_p99_ms.0,
+            row.ws_msgs.0, row.idle_mib
+        );
+        rows.push(row);
+    }
+    drop(running);
+    rows
+}
+
+pub fn render(rows: &[ProxyRow]) -> String {
+    let Some(direct) = rows.first() else {
+        return String::new();
+    };
+    let ratio = |x: Spread, base: Spread| x.0 / base.0;
+    let fmt_rps = |x: Spread| format!("{:.0} ({:.0}–{:.0})", x.0, x.1, x.2);
+    let fmt_ms = |x: Spread| format!("{:.3} ({:.3}–{:.3})", x.0, x.1, x.2);
+    let mut md = String::from(
+        "\n## The proxy: what a request and a message pay for passing through\n\n\
+         | through | small JSON req/s | ÷ direct | 1 MiB req/s | ÷ direct | added latency p50 / p99 (ms) | \
+         WebSocket round trip p50 / p99 (ms) | ÷ direct (p50) | messages/s through one tunnel | ÷ direct | \
+         memory with 1,000 idle WebSockets |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let added = if r.idle_mib.is_none() {
+            format!("({} / {} ms as is)", fmt_ms(r.p50_ms), fmt_ms(r.p99_ms))
+        } else {
+            format!(
+                "+{:.3} / +{:.3}",
+                r.p50_ms.0 - direct.p50_ms.0,
+                r.p99_ms.0 - direct.p99_ms.0
+            )
+        };
+        md.push_str(&format!(
+            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} |\n",
+            r.name,
+            fmt_rps(r.small_rps),
+            ratio(r.small_rps, direct.small_rps),
+            fmt_rps(r.big_rps),
+            ratio(r.big_rps, direct.big_rps),
+            added,
+            fmt_ms(r.ws_p50_ms),
+            fmt_ms(r.ws_p99_ms),
+            ratio(r.ws_p50_ms, direct.ws_p50_ms),
+            fmt_rps(r.ws_msgs),
+            ratio(r.ws_msgs, direct.ws_msgs),
+            r.idle_mib.map_or("—".to_string(), |m| format!("{m:.1} MiB")),
+        ));
+    }
+    md.push_str(&format!(
+        "\nA backend written for the benchmark (axum on two threads, in the benchmark's process): \
+         `/api/small` answers 33 bytes of JSON, `/api/big` 1 MiB, `/ws` echoes. Throughput: \
+         `wrk -t2 -c32 -d3s -H 'Connection: keep-alive'` (as browsers send it: Vite's proxy closes \
+         a connection whose request does not ask to keep it). Latency: {LATENCY_REQUESTS} requests for `/api/small` \
+         one after the other on one keep-alive connection, {RATE:.0} a second; \"added\" is the \
+         percentile through the proxy minus the backend's own. WebSocket: {ROUND_TRIPS} round trips \
+         of a 33-byte text message, then {STREAMED} messages streamed through the same tunnel and \
+         echoed back. Each figure is the median of {ROUNDS} rounds that take the targets in turn \
+         (min–max beside it); everything shares the machine's two cores. Memory: resident memory \
+         of the proxy and its child processes with {IDLE_SOCKETS} WebSockets open through it. \
+         Settings as each tool's docs give them: devserve `--proxy /api=… --proxy /ws=…`, Vite's \
+         `server.proxy` with `ws: true` for `/ws`, nginx `proxy_pass` to an `upstream` with \
+         `keepalive 64`, `proxy_http_version 1.1` and the Upgrade headers for `/ws`.\n"
+    ));
+    md
+}
