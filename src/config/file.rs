@@ -80,7 +80,12 @@ impl Settings {
             let line = e.span().map_or(1, |s| line_of(s.start));
             StartError::Settings {
                 place: format!("{shown}:{line}"),
-                why: format!("not valid TOML: {}", e.message()),
+                why: match e.message() {
+                    m if m.contains("duplicate key") => format!(
+                        "not valid TOML: {m} (a key given twice; `proxy = [...]` and [[proxy]] tables cannot be mixed)"
+                    ),
+                    m => format!("not valid TOML: {m}"),
+                },
             }
         })?;
         let command = Cli::command();
@@ -323,6 +328,13 @@ mod tests {
             .unwrap_err()
             .starts_with("devserve.toml:1: unknown"));
         assert!(parse("port = [1, 2]\n").unwrap_err().contains("takes one value"));
+        let mixed = parse("proxy = [\"/a=http://x:1\"]\n[[proxy]]\npath = \"/b\"\ntarget = \"http://y:2\"\n")
+            .unwrap_err();
+        assert!(
+            mixed.starts_with("devserve.toml:2: not valid TOML: duplicate key"),
+            "{mixed}"
+        );
+        assert!(mixed.contains("cannot be mixed"), "{mixed}");
         assert!(parse("config = \"x.toml\"\n")
             .unwrap_err()
             .contains("unknown setting `config`"));
