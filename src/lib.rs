@@ -41,6 +41,8 @@ mod supervisor;
 mod watch;
 mod web;
 
+pub mod layer;
+
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;

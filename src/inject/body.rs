@@ -1,4 +1,4 @@
-//! A whole response from a backend, injected: read (bounded), decoded (gzip, deflate, brotli),
+//! A whole response from a backend (or, with the layer, from the app it wraps), injected: read (bounded), decoded (gzip, deflate, brotli),
 //! the tag added, and the headers fixed to match.
 
 use std::io::Read;
@@ -24,7 +24,7 @@ pub(crate) struct BrokeOff;
 /// as it came.
 pub(crate) async fn inject_response(
     mut parts: axum::http::response::Parts,
-    body: hyper::body::Incoming,
+    body: Body,
     tag: impl FnOnce(Option<&str>) -> Vec<u8>,
 ) -> Result<Response, BrokeOff> {
     let declared = parts
@@ -33,7 +33,7 @@ pub(crate) async fn inject_response(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > INJECT_LIMIT) {
-        return Ok(Response::from_parts(parts, Body::new(body)));
+        return Ok(Response::from_parts(parts, body));
     }
     let raw = match read_bounded(body, INJECT_LIMIT).await {
         Ok(raw) => raw,
@@ -72,7 +72,7 @@ pub(crate) async fn inject_response(
 
 /// The whole body if it fits in `limit`; otherwise a body that replays what was read and streams
 /// the rest (`Err(Some)`), or `Err(None)` when the backend broke off.
-async fn read_bounded(mut body: hyper::body::Incoming, limit: usize) -> Result<Bytes, Option<Body>> {
+async fn read_bounded(mut body: Body, limit: usize) -> Result<Bytes, Option<Body>> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| None)?;
@@ -80,7 +80,7 @@ async fn read_bounded(mut body: hyper::body::Incoming, limit: usize) -> Result<B
             buf.extend_from_slice(&data);
             if buf.len() > limit {
                 let head =
-                    futures_util::stream::once(std::future::ready(Ok::<Bytes, hyper::Error>(buf.freeze())));
+                    futures_util::stream::once(std::future::ready(Ok::<Bytes, axum::Error>(buf.freeze())));
                 let rest = body.into_data_stream();
                 return Err(Some(Body::from_stream(head.chain(rest))));
             }

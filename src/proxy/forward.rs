@@ -133,7 +133,7 @@ pub(super) async fn forward(
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
     {
-        return match inject_response(parts, body, |nonce| page.tag(None, nonce)).await {
+        return match inject_response(parts, Body::new(body), |nonce| page.tag(None, nonce)).await {
             Ok(response) => response,
             Err(_) => bad_gateway(
                 &page,

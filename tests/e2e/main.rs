@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         pages::page_with_a_strict_csp_still_reloads,
         pages::isolated_page_has_shared_array_buffer_and_still_reloads,
         pages::https_page_over_http2_swaps_css_and_reloads,
+        pages::the_layer_swaps_and_reloads_an_apps_own_pages,
         pages::chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit,
         pages::page_with_a_stale_token_reloads_once_then_stops_trying,
         pages::bad_gateway_page_reloads_when_the_backend_comes_up,

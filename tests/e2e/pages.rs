@@ -495,3 +495,55 @@ pub async fn https_page_over_http2_swaps_css_and_reloads() {
     assert_eq!(tab.text().await, "v2");
     tab.close().await;
 }
+
+/// The layer around an axum app of one's own: a stylesheet the app serves is swapped in place,
+/// and a reload told by the app's code reloads the tab, which shows the new render.
+pub async fn the_layer_swaps_and_reloads_an_apps_own_pages() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let version = Arc::new(AtomicUsize::new(1));
+    let live = devserve::layer::LiveReloadLayer::new();
+    let reloader = live.reloader();
+    let (v1, v2) = (version.clone(), version.clone());
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move {
+                axum::response::Html(format!(
+                    "<!doctype html><html><head><link rel=\"stylesheet\" href=\"/style.css\"></head>\
+                     <body><p>render {}</p></body></html>",
+                    v1.load(Ordering::SeqCst)
+                ))
+            }),
+        )
+        .route(
+            "/style.css",
+            axum::routing::get(move || async move {
+                (
+                    [("content-type", "text/css")],
+                    format!("p {{ color: rgb({}, 0, 0); }}", v2.load(Ordering::SeqCst)),
+                )
+            }),
+        )
+        .layer(live);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let Some(mut tab) = Tab::open_url(format!("http://{addr}/")).await else {
+        return;
+    };
+    assert_eq!(tab.text().await, "render 1");
+    version.store(2, Ordering::SeqCst);
+    tab.arm("devserve:swapped").await;
+    reloader.reload_paths(["/style.css"]);
+    tab.armed().await;
+    let color: String = tab
+        .eval("() => getComputedStyle(document.querySelector('p')).color")
+        .await;
+    assert_eq!(color, "rgb(2, 0, 0)");
+    assert!(!tab.loaded_since(), "swapped, not reloaded");
+    reloader.reload_paths(["/"]);
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "render 2");
+    tab.close().await;
+}

@@ -110,6 +110,17 @@ impl Tab {
 
     /// Opens `path` and waits until the page has loaded (its client may not be connected yet).
     pub async fn load(server: &TestServer, path: &str) -> Option<Tab> {
+        Tab::load_url(server.url(path)).await
+    }
+
+    /// Opens `url` (any server's) and waits until its client is connected.
+    pub async fn open_url(url: String) -> Option<Tab> {
+        let tab = Tab::load_url(url).await?;
+        tab.connected().await;
+        Some(tab)
+    }
+
+    async fn load_url(url: String) -> Option<Tab> {
         let browser = browser()?;
         // A window of its own: a tab behind others is hidden, and a hidden tab waits to reload
         // until it is shown (tests of that make a page hidden themselves).
@@ -118,7 +129,6 @@ impl Tab {
         let page = browser.new_page(target).await.unwrap();
         let loads = page.event_listener::<EventLoadEventFired>().await.unwrap();
         let mut tab = Tab { page, loads };
-        let url = server.url(path);
         if url.starts_with("https:") {
             // The certificate devserve made for this test: what a person does once by hand.
             let trust =

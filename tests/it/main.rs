@@ -20,6 +20,7 @@ mod hardening;
 mod headers;
 mod https;
 mod injection;
+mod layer;
 mod polish;
 mod precompressed;
 mod proxy;
