@@ -17,18 +17,36 @@
 //! # }
 //! ```
 //!
-//! The layer serves `/__devserve/client.js` and `/__devserve/ws`, and injects the client's tag
-//! into the HTML pages the app answers: navigations only (a page fetched by script is left
-//! alone), `200` only, read whole up to 16 MiB (larger pages pass as they are), gzip, deflate and
-//! brotli decoded (an encoding it cannot read passes as it is), a CSP nonce copied onto the tag.
+//! A runnable example: `cargo run --example axum_app` (examples/axum_app).
+//!
+//! # Heuristics
+//!
+//! The layer serves `/__devserve/client.js`, `/__devserve/ws` and the build tools' endpoints, and
+//! injects the client's tag into a page the app answers when all of these hold:
+//! - the request is a `GET` navigation: `Sec-Fetch-Dest: document` (or `iframe`), or no
+//!   `Sec-Fetch-Dest` at all (an old browser) — a fragment fetched by script (htmx, `fetch`) is
+//!   left alone;
+//! - the answer is `200` with `Content-Type: text/html` (or XHTML) — JSON, a 404, a redirect pass
+//!   as they are;
+//! - the body is at most 16 MiB — a larger page passes as it is;
+//! - it is plain, gzip, deflate or brotli (decoded, and sent plain) — another encoding passes as
+//!   it is.
+//!
+//! The tag goes before the last `</head>` (else `</body>`, else at the end), never twice, with the
+//! page's CSP nonce when its `Content-Security-Policy` has one; the page is marked `no-cache`.
+//!
 //! It speaks devserve's protocol: one socket per tab (not an event stream per tab, which starves
 //! a browser's six connections per host), stylesheets swapped in place, errors shown in the page,
 //! and after the app restarts (`cargo watch -x run`) the tab reloads once it is back. Its own
 //! paths check `Host` (DNS rebinding), and the socket checks `Origin` and the page's token.
 
+#![warn(missing_docs)]
+
 use std::convert::Infallible;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -47,6 +65,7 @@ use crate::inject::{is_html, ClientTag};
 use crate::reload::protocol::RESERVED_PREFIX;
 use crate::reload::{Builds, Hub, ReloadSocket};
 use crate::security::refuse_foreign_host;
+use crate::watch::{Sink, WatchEvent, WatchOptions};
 use crate::web::request::wants_injection;
 
 /// Adds live reload to the service it wraps. Cheap to clone; every clone shares its tabs.
@@ -57,6 +76,9 @@ pub struct LiveReloadLayer {
 
 struct Shared {
     hub: Arc<Hub>,
+    /// Watchers started and not yet watching: tabs are told `connected` once none is left, so
+    /// that a save right after a tab connects is not missed.
+    starting: AtomicUsize,
     tag: ClientTag,
     /// `/__devserve/*`: the client, the socket, the build tools' endpoints.
     routes: Router,
@@ -69,6 +91,8 @@ impl Default for LiveReloadLayer {
 }
 
 impl LiveReloadLayer {
+    /// A layer with no tab yet; [`reloader`](Self::reloader) tells the tabs, and
+    /// [`watch`](Self::watch) lets devserve's watcher do it.
     pub fn new() -> Self {
         let hub = Arc::new(Hub::new());
         // No watcher to wait for: tabs are told `connected` at once.
@@ -85,11 +109,77 @@ impl LiveReloadLayer {
         let builds = Builds::new(hub.clone(), Duration::from_secs(60));
         LiveReloadLayer {
             shared: Arc::new(Shared {
+                starting: AtomicUsize::new(0),
                 tag: ClientTag::new(token, hub.seq_counter()),
                 routes: crate::reload::routes(socket, builds),
                 hub,
             }),
         }
+    }
+
+    /// Watches the folder `path` (templates, say) with devserve's watcher — its batching, its
+    /// ignore rules (`.gitignore`, `.git`, `target`, `node_modules`) — and reloads every tab when
+    /// a file there changes: one reload per save, or per build. Call it inside a tokio runtime;
+    /// the watching lasts as long as the process.
+    pub fn watch(self, path: impl AsRef<Path>) -> Self {
+        self.start_watching(path.as_ref(), None);
+        self
+    }
+
+    /// Watches the folder `path` whose files the app serves under `url_prefix` (`assets/` as
+    /// `/assets`): a tab reloads only when a file it uses changed, and stylesheets are swapped in
+    /// place, as when devserve serves the folder itself.
+    pub fn watch_as(self, path: impl AsRef<Path>, url_prefix: &str) -> Self {
+        self.start_watching(path.as_ref(), Some(url_prefix.trim_end_matches('/').to_string()));
+        self
+    }
+
+    fn start_watching(&self, path: &Path, prefix: Option<String>) {
+        let root = match std::fs::canonicalize(path) {
+            Ok(root) if root.is_dir() => root,
+            _ => {
+                tracing::error!("live reload cannot watch {}: not a folder", path.display());
+                return;
+            }
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(
+                "live reload cannot watch {}: call .watch inside a tokio runtime",
+                root.display()
+            );
+            return;
+        };
+        self.shared.starting.fetch_add(1, Ordering::SeqCst);
+        self.shared.hub.set_starting();
+        let (hub, shared) = (self.shared.hub.clone(), Arc::downgrade(&self.shared));
+        let sink: Sink = Arc::new(move |event| {
+            if let WatchEvent::Ready { .. } = event {
+                if let Some(shared) = shared.upgrade() {
+                    if shared.starting.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        shared.hub.set_ready();
+                    }
+                }
+            } else if let WatchEvent::Batch(batch) = event {
+                match &prefix {
+                    Some(prefix) => {
+                        let paths = batch.paths.iter().map(|p| format!("{prefix}{p}")).collect();
+                        hub.publish(paths, batch.reload);
+                    }
+                    None => {
+                        hub.publish(Vec::new(), true);
+                    }
+                }
+            }
+        });
+        let options = WatchOptions {
+            root,
+            extra: Vec::new(),
+            ignore: Vec::new(),
+            debounce: crate::config::DEFAULT_DEBOUNCE,
+            poll: None,
+        };
+        let _entered = runtime.enter();
+        crate::watch::spawn(options, sink, CancellationToken::new(), &TaskTracker::new());
     }
 
     /// The handle that tells the tabs: cheap to clone, usable from any task or thread.

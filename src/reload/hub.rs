@@ -99,6 +99,11 @@ impl Hub {
         self.ready_tx.send_replace(true);
     }
 
+    /// Marks a watcher as starting again: sockets wait before they say `connected`.
+    pub(crate) fn set_starting(&self) {
+        self.ready_tx.send_replace(false);
+    }
+
     pub(crate) fn subscribe(&self) -> (broadcast::Receiver<Frame>, watch::Receiver<bool>) {
         (self.tx.subscribe(), self.ready_tx.subscribe())
     }

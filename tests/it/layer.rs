@@ -130,3 +130,39 @@ async fn the_reloader_reaches_the_tabs() {
     let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/__devserve/ws?token=wrong")).await;
     assert!(refused.is_err(), "a wrong token is refused");
 }
+
+/// `.watch(templates)` reloads every tab once per save; `.watch_as(assets, "/assets")` names the
+/// URL, so a stylesheet is swapped. Tabs are told `connected` once both folders are watched.
+#[tokio::test]
+async fn watched_folders_feed_the_tabs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (templates, assets) = (dir.path().join("templates"), dir.path().join("assets"));
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::create_dir_all(&assets).unwrap();
+    std::fs::write(templates.join("index.html"), "v1").unwrap();
+    std::fs::write(assets.join("style.css"), "p{}").unwrap();
+    let live = LiveReloadLayer::new()
+        .watch(&templates)
+        .watch_as(&assets, "/assets/");
+    let app = axum::Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .layer(live);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_, body) = page(addr, "/", "document").await;
+    let token = token_in(&body).unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/__devserve/ws?token={token}"))
+        .await
+        .unwrap();
+    let mut tab = crate::support::Tab { ws };
+    assert!(matches!(tab.next().await, ServerMessage::Connected { .. }));
+    std::fs::write(templates.join("index.html"), "v2").unwrap();
+    assert_eq!(tab.updated().await.1, Vec::<String>::new(), "every tab reloads");
+    std::fs::write(assets.join("style.css"), "p{color:red}").unwrap();
+    let (_, paths, reload) = tab.updated().await;
+    assert_eq!((paths, reload), (vec!["/assets/style.css".to_string()], false));
+    // Nothing else came of the two saves: the next message is the marker's.
+    std::fs::write(assets.join("marker.txt"), "m").unwrap();
+    assert_eq!(tab.updated().await.1, ["/assets/marker.txt"]);
+}
