@@ -547,3 +547,42 @@ pub async fn the_layer_swaps_and_reloads_an_apps_own_pages() {
     assert_eq!(tab.text().await, "render 2");
     tab.close().await;
 }
+
+/// The layer's example app (examples/axum_app), over a copy of its folder: a template saved
+/// reloads the tab with the new render, a stylesheet saved is swapped in place.
+pub async fn the_example_axum_app_reloads_on_a_template_and_swaps_its_stylesheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/axum_app");
+    for sub in ["templates", "assets"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(example.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = crate::axum_app::app(dir.path().to_path_buf());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let Some(mut tab) = Tab::open_url(format!("http://{addr}/")).await else {
+        return;
+    };
+    assert!(tab.text().await.contains("Hello from axum"));
+    tab.arm("devserve:swapped").await;
+    std::fs::write(dir.path().join("assets/style.css"), "h1 { color: rgb(1, 2, 3); }").unwrap();
+    tab.armed().await;
+    let color: String = tab
+        .eval("() => getComputedStyle(document.querySelector('h1')).color")
+        .await;
+    assert_eq!(color, "rgb(1, 2, 3)");
+    assert!(!tab.loaded_since(), "swapped, not reloaded");
+    let template = std::fs::read_to_string(dir.path().join("templates/index.html")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/index.html"),
+        template.replace("Hello from axum", "Saved template"),
+    )
+    .unwrap();
+    tab.next_load().await;
+    assert!(tab.text().await.contains("Saved template"));
+    tab.close().await;
+}
