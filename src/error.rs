@@ -20,7 +20,12 @@ pub enum Origin {
     /// An environment variable, e.g. `DEVSERVE_PROXY`.
     Env(String),
     /// A line of the settings file: `devserve.toml:3`, and the key.
-    File { place: String, key: String },
+    File {
+        /// `devserve.toml:3`.
+        place: String,
+        /// The key on that line.
+        key: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -47,11 +52,19 @@ pub enum StartError {
     #[error("{0}")]
     Print(String),
 
+    /// The folder to serve does not exist, nor does its parent.
     #[error("folder `{root}` does not exist: create it, or name the folder to serve (devserve ./public)")]
-    RootMissing { root: String },
+    RootMissing {
+        /// As it was given.
+        root: String,
+    },
 
     #[error("`{root}` is a file, not a folder: name the folder that contains it (devserve ./public)")]
-    RootNotDir { root: String },
+    /// The folder to serve is a file.
+    RootNotDir {
+        /// As it was given.
+        root: String,
+    },
 
     /// The HTTPS certificate could not be made or read.
     #[error("{0}")]
@@ -59,22 +72,39 @@ pub enum StartError {
 
     /// The settings file says something no flag means.
     #[error("{place}: {why}")]
-    Settings { place: String, why: String },
+    Settings {
+        /// `devserve.toml:3`.
+        place: String,
+        /// What is wrong, and what to write instead.
+        why: String,
+    },
 
     /// A value that does not parse or does not make sense; `origin` says where it was written.
     #[error("{origin} `{value}`: {why}")]
     Invalid {
+        /// Where it was written.
         origin: Origin,
+        /// The value as written.
         value: String,
+        /// What is wrong, and what to write instead.
         why: String,
     },
 
+    /// The port is busy (on 127.0.0.1, or on ::1, which browsers may take for localhost).
     #[error("port {port} is already in use{}: stop what uses it, or pick another with --port (--port 0 picks any free port)", on.as_deref().map(|a| format!(" on {a}, which browsers may take for localhost")).unwrap_or_default())]
-    PortBusy { port: u16, on: Option<String> },
+    PortBusy {
+        /// The port asked for.
+        port: u16,
+        /// The address it is busy on, when not the one asked for (`::1`).
+        on: Option<String>,
+    },
 
+    /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         #[source]
         source: std::io::Error,
     },

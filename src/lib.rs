@@ -24,6 +24,7 @@
 //! - `error`: [`StartError`] (stops the program) and `ServeError` (becomes a response).
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 #[cfg(not(unix))]
 compile_error!("devserve runs on Unix (Linux and macOS): its file cache and watcher read Unix file metadata");

@@ -72,9 +72,17 @@ fn printed(cli: &Cli) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {
     /// `--https`: made on first use and kept in `dir` (the user's config folder).
-    Made { dir: PathBuf },
+    Made {
+        /// The folder it is kept in.
+        dir: PathBuf,
+    },
     /// `--cert` and `--key`: the person's own files (mkcert's, say).
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        /// The certificate chain (PEM).
+        cert: PathBuf,
+        /// Its private key (PEM).
+        key: PathBuf,
+    },
 }
 
 /// Everything devserve needs to run, resolved and validated.
@@ -86,6 +94,7 @@ pub struct Config {
     pub host: IpAddr,
     /// `--host` when it was a name rather than an address; requests for it pass the Host check.
     pub host_name: Option<String>,
+    /// The port to listen on.
     pub port: PortChoice,
     /// Extra paths to watch, canonical.
     pub watch: Vec<PathBuf>,
@@ -95,6 +104,7 @@ pub struct Config {
     pub reload: bool,
     /// `--reload-all`: every tab reloads on every change.
     pub reload_all: bool,
+    /// `--spa`: unknown paths a browser navigates to get `/index.html`.
     pub spa: bool,
     /// `--open [PATH]`: the URL path to open in the browser.
     pub open: Option<String>,
@@ -116,10 +126,12 @@ pub struct Config {
     pub head_timeout: Duration,
     /// Connections open at once, at most; `None`: 4,096, or fewer when the open-file limit is low.
     pub max_connections: Option<usize>,
+    /// How long the files must be quiet before tabs are told (`--debounce`).
     pub debounce: Duration,
     /// `Some(interval)` forces the polling watcher.
     pub poll: Option<Duration>,
     pub(crate) proxies: Vec<ProxyRule>,
+    /// How long a backend may take to start answering before devserve answers 504.
     pub proxy_timeout: Duration,
     /// Extra names accepted in the Host header.
     pub allowed_hosts: Vec<String>,

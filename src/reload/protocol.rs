@@ -28,8 +28,11 @@ pub enum ServerMessage {
     /// The first frame on every connection; sent once the watcher is ready. `seq` (an extension)
     /// is the last batch sent so far, to compare with the `data-seq` of the page's tag.
     Connected {
+        /// [`PROTOCOL`].
         protocol: u32,
+        /// `devserve` and its version.
         server: String,
+        /// The last batch's seq.
         #[serde(default)]
         seq: u64,
         /// (An extension.) Every tab reloads on every change (`--reload-all`), rather than only
@@ -42,6 +45,7 @@ pub enum ServerMessage {
     },
     /// One batch of changes.
     Updated {
+        /// This batch's number, one more than the last.
         seq: u64,
         /// URL paths of the changed files inside ROOT, percent-encoded, starting with `/`.
         paths: Vec<String>,
@@ -50,12 +54,18 @@ pub enum ServerMessage {
     },
     /// An error to show over the page until it is cleared; one per `source`.
     Error {
+        /// Who reported it (`run`, `esbuild`); a later error of the same source replaces it.
         source: String,
+        /// One line.
         title: String,
+        /// The details, shown as text (ANSI colours understood).
         text: String,
     },
     /// The error of `source` is gone.
-    Clear { source: String },
+    Clear {
+        /// As in [`ServerMessage::Error`].
+        source: String,
+    },
 }
 
 /// What a page says to the server (only when `connected` asked for it).

@@ -44,6 +44,7 @@ async fn app() -> (SocketAddr, Reloader) {
             "/data.json",
             get(|| async { ([("content-type", "application/json")], "{\"a\":1}") }),
         )
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, Html(PAGE)) })
         .layer(live);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -74,6 +75,12 @@ async fn pages_the_app_renders_get_the_client_and_nothing_else_does() {
     );
     let (_, body) = page(addr, "/", "empty").await;
     assert_eq!(body, PAGE, "a page fetched by script is left alone");
+    let (status, body) = page(addr, "/missing", "document").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (reqwest::StatusCode::NOT_FOUND, PAGE),
+        "a 404 is the app's own"
+    );
     let (_, body) = page(addr, "/data.json", "document").await;
     assert_eq!(body, "{\"a\":1}");
     let (status, body) = page(addr, "/__devserve/client.js", "script").await;
