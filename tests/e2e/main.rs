@@ -79,6 +79,7 @@ fn main() -> ExitCode {
         pages::https_page_over_http2_swaps_css_and_reloads,
         pages::the_layer_swaps_and_reloads_an_apps_own_pages,
         pages::the_example_axum_app_reloads_on_a_template_and_swaps_its_stylesheet,
+        pages::the_layer_reloads_the_tab_when_the_app_comes_back,
         pages::chat_in_two_tabs_through_proxy_ws_survives_a_stylesheet_edit,
         pages::page_with_a_stale_token_reloads_once_then_stops_trying,
         pages::bad_gateway_page_reloads_when_the_backend_comes_up,

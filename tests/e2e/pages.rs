@@ -586,3 +586,66 @@ pub async fn the_example_axum_app_reloads_on_a_template_and_swaps_its_stylesheet
     assert!(tab.text().await.contains("Saved template"));
     tab.close().await;
 }
+
+/// The `cargo watch -x run` loop: the app with the layer stops and a new build starts on the same
+/// port; the tab reloads once the new one answers, and shows its render.
+pub async fn the_layer_reloads_the_tab_when_the_app_comes_back() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first = AppProcess::start(listener, "build 1");
+    let Some(mut tab) = Tab::open_url(format!("http://{addr}/")).await else {
+        return;
+    };
+    assert_eq!(tab.text().await, "build 1");
+    first.stop();
+    let second = AppProcess::start(std::net::TcpListener::bind(addr).unwrap(), "build 2");
+    tab.next_load().await;
+    assert_eq!(tab.text().await, "build 2");
+    second.stop();
+    tab.close().await;
+}
+
+/// An app with the layer on a runtime of its own, as a process of its own would be: stopping it
+/// closes every socket it holds.
+struct AppProcess {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl AppProcess {
+    fn start(listener: std::net::TcpListener, text: &'static str) -> AppProcess {
+        listener.set_nonblocking(true).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new()
+                    .route(
+                        "/",
+                        axum::routing::get(move || async move {
+                            axum::response::Html(format!(
+                                "<!doctype html><html><body><p>{text}</p></body></html>"
+                            ))
+                        }),
+                    )
+                    .layer(devserve::layer::LiveReloadLayer::new());
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            // Dropping the runtime drops every connection's task, and with it its socket.
+            drop(runtime);
+        });
+        AppProcess { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap();
+    }
+}
