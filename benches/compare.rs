@@ -125,6 +125,59 @@ impl Drop for Running {
     }
 }
 
+/// nginx in the foreground with `http` holding these directives (besides the temporary paths
+/// and no access log), and the folder its configuration and files are in.
+fn nginx(http: &str) -> (Command, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nginx.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "user root; daemon off; worker_processes auto; pid {pid}; error_log {err};\n\
+             worker_rlimit_nofile 16384;\n\
+             events {{ worker_connections 8192; }}\n\
+             http {{ access_log off;\n\
+               client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
+               uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n{http} }}\n",
+            pid = dir.path().join("nginx.pid").display(),
+            err = dir.path().join("error.log").display(),
+            tmp = dir.path().display(),
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new("nginx");
+    c.args([
+        "-c",
+        &file.display().to_string(),
+        "-p",
+        &dir.path().display().to_string(),
+    ]);
+    (c, dir)
+}
+
+/// Vite's dev server on `root` with the configuration file `config`, on `port` of 127.0.0.1.
+fn vite(root: &Path, config: &Path, port: u16) -> Command {
+    let mut c = Command::new("node");
+    c.arg(peers_dir().join("node_modules/vite/bin/vite.js"));
+    c.arg(root);
+    c.args([
+        "--config",
+        &config.display().to_string(),
+        "--port",
+        &port.to_string(),
+    ]);
+    c.args([
+        "--strictPort",
+        "--host",
+        "127.0.0.1",
+        "--clearScreen",
+        "false",
+        "--logLevel",
+        "silent",
+    ]);
+    c
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -232,31 +285,10 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
             c
         }
         Tool::Nginx => {
-            let dir = tempfile::tempdir().unwrap();
-            let file = dir.path().join("nginx.conf");
-            std::fs::write(
-                &file,
-                format!(
-                    "user root; daemon off; worker_processes auto; pid {pid}; error_log {err};\n\
-                     events {{ worker_connections 4096; }}\n\
-                     http {{ include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on;\n\
-                       client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
-                       uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
-                       server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n",
-                    pid = dir.path().join("nginx.pid").display(),
-                    err = dir.path().join("error.log").display(),
-                    tmp = dir.path().display(),
-                    root = root_s,
-                ),
-            )
-            .unwrap();
-            let mut c = Command::new("nginx");
-            c.args([
-                "-c",
-                &file.display().to_string(),
-                "-p",
-                &dir.path().display().to_string(),
-            ]);
+            let (c, dir) = nginx(&format!(
+                "include /etc/nginx/mime.types; sendfile on; tcp_nopush on;\n\
+                 server {{ listen 127.0.0.1:{port}; root {root_s}; }}"
+            ));
             conf = Some(dir);
             c
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{first_answer, free_port, median, peers_dir, plain_tempdir, Running};
+use super::{first_answer, free_port, median, plain_tempdir, Running};
 
 /// Modules the page imports.
 const MODULES: usize = 500;
@@ -82,25 +82,7 @@ async fn start(which: usize, root: &Path, cert: &str, key: &str, conf: &Path) ->
                 ),
             )
             .unwrap();
-            let mut c = Command::new("node");
-            c.arg(peers_dir().join("node_modules/vite/bin/vite.js"));
-            c.args([
-                &root_s,
-                "--config",
-                &config.display().to_string(),
-                "--port",
-                &port.to_string(),
-            ]);
-            c.args([
-                "--strictPort",
-                "--host",
-                "127.0.0.1",
-                "--clearScreen",
-                "false",
-                "--logLevel",
-                "silent",
-            ]);
-            c
+            super::vite(root, &config, port)
         }
     };
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{common, first_answer, free_port, in_turn, median, peers_dir, plain_tempdir, wrk_with, Running};
+use super::{common, first_answer, free_port, in_turn, median, plain_tempdir, wrk_with, Running};
 
 /// As browsers send it (Vite's proxy closes a connection whose request does not say so).
 const KEEP_ALIVE: &[&str] = &["-H", "Connection: keep-alive"];
@@ -146,56 +146,16 @@ fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
                 ),
             )
             .unwrap();
-            let mut c = Command::new("node");
-            c.arg(peers_dir().join("node_modules/vite/bin/vite.js"));
-            c.arg(dir.join("site"));
-            c.args([
-                "--config",
-                &config.display().to_string(),
-                "--port",
-                &port.to_string(),
-            ]);
-            c.args([
-                "--strictPort",
-                "--host",
-                "127.0.0.1",
-                "--clearScreen",
-                "false",
-                "--logLevel",
-                "silent",
-            ]);
-            c
+            super::vite(&dir.join("site"), &config, port)
         }
         Via::Nginx => {
-            let d = tempfile::tempdir().unwrap();
-            let file = d.path().join("nginx.conf");
-            std::fs::write(
-                &file,
-                format!(
-                    "user root; daemon off; worker_processes auto; pid {pid}; error_log {err};\n\
-                     worker_rlimit_nofile 16384;\n\
-                     events {{ worker_connections 8192; }}\n\
-                     http {{ access_log off;\n\
-                       client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n\
-                       uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
-                       upstream backend {{ server 127.0.0.1:{b}; keepalive 64; }}\n\
-                       server {{ listen 127.0.0.1:{port};\n\
-                         location /api/ {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n\
-                         location /ws {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
-                           proxy_set_header Connection \"upgrade\"; proxy_read_timeout 3600s; }} }} }}\n",
-                    pid = d.path().join("nginx.pid").display(),
-                    err = d.path().join("error.log").display(),
-                    tmp = d.path().display(),
-                ),
-            )
-            .unwrap();
-            let mut c = Command::new("nginx");
-            c.args([
-                "-c",
-                &file.display().to_string(),
-                "-p",
-                &d.path().display().to_string(),
-            ]);
+            let (c, d) = super::nginx(&format!(
+                "upstream backend {{ server 127.0.0.1:{b}; keepalive 64; }}\n\
+                 server {{ listen 127.0.0.1:{port};\n\
+                   location /api/ {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n\
+                   location /ws {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
+                     proxy_set_header Connection \"upgrade\"; proxy_read_timeout 3600s; }} }}"
+            ));
             conf = Some(d);
             c
         }
