@@ -101,3 +101,26 @@ pub fn inotify_watches(pid: u32) -> usize {
     }
     watches
 }
+
+/// Context switches (voluntary and not) of a process's threads and its descendants' so far: a
+/// count that does not depend on how fast the machine is at the moment.
+pub fn context_switches_tree(pid: u32) -> u64 {
+    let mut total = 0;
+    for p in process_tree(pid) {
+        for task in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:")
+                })
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
+}

@@ -24,7 +24,7 @@ use super::{common, first_answer, free_port, in_turn, median, plain_tempdir, wrk
 /// As browsers send it (Vite's proxy closes a connection whose request does not say so).
 const KEEP_ALIVE: &[&str] = &["-H", "Connection: keep-alive"];
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// Requests per latency sample set, sent one after the other at [`RATE`] a second.
 const LATENCY_REQUESTS: usize = 600;
 const RATE: f64 = 300.0;
@@ -72,6 +72,8 @@ pub struct ProxyRow {
     ws_p50_ms: Spread,
     ws_p99_ms: Spread,
     ws_msgs: Spread,
+    /// Context switches of the proxy's threads per small request under `wrk`.
+    switches: Spread,
     idle_mib: Option<f64>,
 }
 
@@ -324,10 +326,18 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
     let (mut small, mut big) = (vec![Vec::new(); n], vec![Vec::new(); n]);
     let (mut p50, mut p99) = (vec![Vec::new(); n], vec![Vec::new(); n]);
     let (mut ws50, mut ws99, mut msgs) = (vec![Vec::new(); n], vec![Vec::new(); n], vec![Vec::new(); n]);
+    let mut switches = vec![Vec::new(); n];
     for round in 0..ROUNDS {
         for i in in_turn(n, round) {
             let a = addr(i);
-            small[i].push(wrk_with(&format!("http://{a}/api/small"), KEEP_ALIVE));
+            let pid = running[i].as_ref().map(|run| run.child.id());
+            let before = pid.map(common::context_switches_tree);
+            let rps = wrk_with(&format!("http://{a}/api/small"), KEEP_ALIVE);
+            if let (Some(pid), Some(before)) = (pid, before) {
+                // wrk runs for 3 s.
+                switches[i].push((common::context_switches_tree(pid) - before) as f64 / (rps * 3.0));
+            }
+            small[i].push(rps);
             big[i].push(wrk_with(&format!("http://{a}/api/big"), KEEP_ALIVE));
             let times = tokio::task::spawn_blocking(move || latencies(a)).await.unwrap();
             p50[i].push(percentile(&times, 0.5));
@@ -354,6 +364,7 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
             ws_p50_ms: spread(&ws50[i]),
             ws_p99_ms: spread(&ws99[i]),
             ws_msgs: spread(&msgs[i]),
+            switches: spread(&switches[i]),
             idle_mib,
         };
         eprintln!(
@@ -378,7 +389,7 @@ pub fn render(rows: &[ProxyRow]) -> String {
         "\n## The proxy: what a request and a message pay for passing through\n\n\
          | through | small JSON req/s | ÷ direct | 1 MiB req/s | ÷ direct | added latency p50 / p99 (ms) | \
          WebSocket round trip p50 / p99 (ms) | ÷ direct (p50) | messages/s through one tunnel | ÷ direct | \
-         memory with 1,000 idle WebSockets |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+         memory with 1,000 idle WebSockets | context switches per small request |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let added = if r.idle_mib.is_none() {
@@ -391,7 +402,7 @@ pub fn render(rows: &[ProxyRow]) -> String {
             )
         };
         md.push_str(&format!(
-            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} |\n",
+            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} | {} |\n",
             r.name,
             fmt_rps(r.small_rps),
             ratio(r.small_rps, direct.small_rps),
@@ -404,6 +415,11 @@ pub fn render(rows: &[ProxyRow]) -> String {
             fmt_rps(r.ws_msgs),
             ratio(r.ws_msgs, direct.ws_msgs),
             r.idle_mib.map_or("—".to_string(), |m| format!("{m:.1} MiB")),
+            if r.switches.0.is_finite() {
+                format!("{:.2} ({:.2}–{:.2})", r.switches.0, r.switches.1, r.switches.2)
+            } else {
+                "—".to_string()
+            },
         ));
     }
     md.push_str(&format!(
@@ -416,7 +432,10 @@ pub fn render(rows: &[ProxyRow]) -> String {
          of a 33-byte text message, then {STREAMED} messages streamed through the same tunnel and \
          echoed back. Each figure is the median of {ROUNDS} rounds that take the targets in turn \
          (min–max beside it); everything shares the machine's two cores. Memory: resident memory \
-         of the proxy and its child processes with {IDLE_SOCKETS} WebSockets open through it. \
+         of the proxy and its child processes with {IDLE_SOCKETS} WebSockets open through it. Context \
+         switches: those of the proxy's threads (and child processes) during the small-request \
+         `wrk` run, over the requests it made: a count that does not move with the machine's \
+         speed, where the timings here swing between runs. \
          Settings as each tool's docs give them: devserve `--proxy /api=… --proxy /ws=…`, Vite's \
          `server.proxy` with `ws: true` for `/ws`, nginx `proxy_pass` to an `upstream` with \
          `keepalive 64`, `proxy_http_version 1.1` and the Upgrade headers for `/ws`.\n"
