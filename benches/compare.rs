@@ -212,7 +212,7 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
     };
     let root_s = root.display().to_string();
     let mut conf = None;
-    let mut cmd = match tool {
+    let cmd = match tool {
         Tool::Devserve => {
             let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
             c.args([&root_s, "--port", &port.to_string(), "-q"]);
@@ -293,6 +293,17 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
             c
         }
     };
+    start_command(cmd, port, conf, tool.name()).await
+}
+
+/// Starts `cmd`, a server on `port` whose configuration (if any) lives in `conf`, and returns it
+/// once it answers.
+async fn start_command(
+    mut cmd: Command,
+    port: u16,
+    conf: Option<tempfile::TempDir>,
+    name: &'static str,
+) -> Running {
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -304,7 +315,6 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
         port,
         _conf: conf,
     };
-    let name = tool.name();
     tokio::task::spawn_blocking(move || {
         assert!(
             first_answer(port, Duration::from_secs(60)),

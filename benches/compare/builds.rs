@@ -14,10 +14,7 @@ use std::time::Duration;
 
 use chromiumoxide::Browser;
 
-use super::{
-    first_answer, free_port, median, peers_dir, plain_tempdir, start_with, write_time_in_page, Running, Tab,
-    Tool,
-};
+use super::{free_port, median, peers_dir, plain_tempdir, start_with, write_time_in_page, Tab, Tool};
 
 /// Saves per scenario and server.
 pub const BUILD_SAVES: usize = 8;
@@ -244,25 +241,6 @@ const ANSWER_PAGE: &str =
     document.getElementById('app').textContent = x.status === 200 ? x.responseText : 'error ' + x.status;\
     </script></body></html>";
 
-/// A server started with its own command line, once it answers.
-async fn start_custom(mut cmd: Command, port: u16) -> Running {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = Running {
-        child,
-        port,
-        _conf: None,
-    };
-    tokio::task::spawn_blocking(move || assert!(first_answer(port, Duration::from_secs(60)), "answers"))
-        .await
-        .unwrap();
-    running
-}
-
 /// A backend file saved → the tab showing the restarted backend's answer: devserve `--run`
 /// against nodemon restarting the backend beside live-server (which reloads on the same save).
 async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
@@ -282,7 +260,7 @@ async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
             cmd.args(["--proxy", &format!("/api=http://127.0.0.1:{api}")]);
             cmd.args(["--run", &format!("exec node {}", server_js.display())]);
             cmd.args(["--run-watch", &backend.display().to_string()]);
-            (None, start_custom(cmd, port).await)
+            (None, super::start_command(cmd, port, None, "the server").await)
         }
         Tool::LiveServer => {
             let nodemon = Watcher::start(
@@ -306,7 +284,10 @@ async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
                 format!("--proxy=/api:http://127.0.0.1:{api}/api"),
                 format!("--watch={},{}", site.display(), backend.display()),
             ]);
-            (Some(nodemon), start_custom(cmd, port).await)
+            (
+                Some(nodemon),
+                super::start_command(cmd, port, None, "the server").await,
+            )
         }
         _ => return None,
     };

@@ -13,13 +13,13 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{common, first_answer, free_port, in_turn, median, plain_tempdir, wrk_with, Running};
+use super::{common, free_port, in_turn, median, plain_tempdir, wrk_with, Running};
 
 /// As browsers send it (Vite's proxy closes a connection whose request does not say so).
 const KEEP_ALIVE: &[&str] = &["-H", "Connection: keep-alive"];
@@ -125,11 +125,11 @@ fn backend() -> SocketAddr {
     addr
 }
 
-fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
+async fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
     let port = free_port();
     let b = backend.port();
     let mut conf = None;
-    let mut cmd = match via {
+    let cmd = match via {
         Via::Direct => return None,
         Via::Devserve => {
             let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
@@ -162,22 +162,7 @@ fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
             c
         }
     };
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        first_answer(port, Duration::from_secs(60)),
-        "{} answers",
-        via.name()
-    );
-    Some(Running {
-        child,
-        port,
-        _conf: conf,
-    })
+    Some(super::start_command(cmd, port, conf, via.name()).await)
 }
 
 /// Milliseconds for each of [`LATENCY_REQUESTS`] requests for `/api/small`, sent one after the
@@ -315,7 +300,10 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
     if with_vite {
         vias.push(Via::Vite);
     }
-    let running: Vec<Option<Running>> = vias.iter().map(|&v| start(v, backend, dir.path())).collect();
+    let mut running: Vec<Option<Running>> = Vec::new();
+    for &via in &vias {
+        running.push(start(via, backend, dir.path()).await);
+    }
     let addr = |i: usize| -> SocketAddr {
         match &running[i] {
             Some(run) => format!("127.0.0.1:{}", run.port).parse().unwrap(),

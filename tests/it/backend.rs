@@ -127,7 +127,8 @@ async fn an_open_proxied_websocket_is_closed_with_1012_on_restart() {
 }
 
 /// Without `--run` too: a script a page loads from the backend got a 502 while it was down; once
-/// the backend accepts connections again, the tabs that asked for it are told to reload.
+/// the backend accepts connections again, the tabs that asked for it are told to reload. The
+/// path is socket.io's client script; the backend is an axum stand-in (no npm package needed).
 #[tokio::test]
 async fn a_path_that_got_a_502_reloads_its_tabs_once_the_backend_is_back() {
     let port = free_port();

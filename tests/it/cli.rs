@@ -14,12 +14,14 @@ fn devserve() -> Command {
 /// devserve on a temp folder with `args` and `env` refuses to start (exit 1): its stderr.
 fn start_error(args: &[&str], env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = devserve()
-        .arg(dir.path())
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+    let mut cmd = devserve();
+    cmd.arg(dir.path());
+    refused(cmd, args, env)
+}
+
+/// `cmd` with `args` and `env` refuses to start (exit 1): its stderr.
+fn refused(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = cmd.args(args).envs(env.iter().copied()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -442,14 +444,9 @@ fn the_settings_file_is_read_and_variables_and_flags_override_it() {
     )
     .unwrap();
     let error = |args: &[&str], env: &[(&str, &str)]| {
-        let out = devserve()
-            .current_dir(dir.path())
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        String::from_utf8_lossy(&out.stderr).trim().to_string()
+        let mut cmd = devserve();
+        cmd.current_dir(dir.path());
+        refused(cmd, args, env).trim().to_string()
     };
     assert_eq!(
         error(&[], &[]),

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{token_in, Backend, TestServer};
+use crate::support::{next_message, token_in, Backend, TestServer, WAIT};
 
 fn cert_file(s: &TestServer) -> PathBuf {
     s.dir.path().join("certs/localhost.pem")
@@ -150,32 +150,17 @@ async fn the_reload_socket_works_over_wss() {
     let tls = connector.connect(name, tcp).await.unwrap();
     let wss = format!("wss://localhost:{}/__devserve/ws?token={token}", s.addr.port());
     let (mut ws, _) = tokio_tungstenite::client_async(wss, tls).await.unwrap();
-    assert!(matches!(next(&mut ws).await, ServerMessage::Connected { .. }));
+    assert!(matches!(
+        next_message(&mut ws, WAIT).await.expect("a message in time"),
+        ServerMessage::Connected { .. }
+    ));
     s.write("a.css", "p{color:red}");
-    match next(&mut ws).await {
+    match next_message(&mut ws, WAIT).await.expect("a message in time") {
         ServerMessage::Updated { paths, reload, .. } => {
             assert_eq!(paths, ["/a.css"]);
             assert!(!reload, "a stylesheet is swapped");
         }
         other => panic!("expected updated, got {other:?}"),
-    }
-}
-
-/// The next message on a reload socket.
-async fn next<
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
->(
-    ws: &mut S,
-) -> ServerMessage {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).unwrap();
-        }
     }
 }
 

@@ -2,14 +2,11 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use devserve::layer::{LiveReloadLayer, Reloader};
 use devserve::ServerMessage;
-use futures_util::StreamExt as _;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{client, token_in};
 
@@ -104,22 +101,13 @@ async fn the_reloader_reaches_the_tabs() {
     let (addr, reloader) = app().await;
     let (_, body) = page(addr, "/", "document").await;
     let token = token_in(&body).unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/__devserve/ws?token={token}"))
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/__devserve/ws?token={token}"))
         .await
         .unwrap();
-    let mut next = async || loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = frame {
-            return serde_json::from_str::<ServerMessage>(&text).unwrap();
-        }
-    };
-    assert!(matches!(next().await, ServerMessage::Connected { .. }));
+    let mut tab = crate::support::Tab { ws };
+    assert!(matches!(tab.next().await, ServerMessage::Connected { .. }));
     assert_eq!(reloader.reload_paths(["/style.css"]), 1, "one tab told");
-    match next().await {
+    match tab.next().await {
         ServerMessage::Updated { paths, reload, .. } => {
             assert_eq!((paths, reload), (vec!["/style.css".to_string()], false))
         }
@@ -127,13 +115,13 @@ async fn the_reloader_reaches_the_tabs() {
     }
     reloader.reload();
     assert!(matches!(
-        next().await,
+        tab.next().await,
         ServerMessage::Updated { reload: true, .. }
     ));
     reloader.error("templates", "template error", "index.html:3: unclosed tag");
-    assert!(matches!(next().await, ServerMessage::Error { source, .. } if source == "templates"));
+    assert!(matches!(tab.next().await, ServerMessage::Error { source, .. } if source == "templates"));
     reloader.clear("templates");
-    assert!(matches!(next().await, ServerMessage::Clear { source } if source == "templates"));
+    assert!(matches!(tab.next().await, ServerMessage::Clear { source } if source == "templates"));
     let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/__devserve/ws?token=wrong")).await;
     assert!(refused.is_err(), "a wrong token is refused");
 }

@@ -254,6 +254,22 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The next server message on any reload socket (plain or over TLS) within `limit`, or `None`
+/// when it closes or nothing comes.
+pub async fn next_message<S>(ws: &mut S, limit: Duration) -> Option<ServerMessage>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(limit, ws.next()).await.ok()??;
+        match frame.ok()? {
+            Message::Text(text) => return Some(serde_json::from_str(&text).expect("valid JSON message")),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
 /// A connected reload socket, as a tab holds one.
 pub struct Tab {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -294,14 +310,7 @@ impl Tab {
 
     /// The next server message within `limit`, or `None`.
     pub async fn next_within(&mut self, limit: Duration) -> Option<ServerMessage> {
-        loop {
-            let frame = tokio::time::timeout(limit, self.ws.next()).await.ok()??;
-            match frame.ok()? {
-                Message::Text(text) => return Some(serde_json::from_str(&text).expect("valid JSON message")),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
+        next_message(&mut self.ws, limit).await
     }
 
     /// The next `updated`: (seq, paths, reload).
