@@ -177,6 +177,7 @@ impl LiveReloadLayer {
             ignore: Vec::new(),
             debounce: crate::config::DEFAULT_DEBOUNCE,
             poll: None,
+            served: false,
         };
         let _entered = runtime.enter();
         crate::watch::spawn(options, sink, CancellationToken::new(), &TaskTracker::new());

@@ -68,6 +68,7 @@ pub async fn run(
             ignore: config.ignore.clone(),
             debounce: config.debounce,
             poll: config.poll,
+            served: true,
         };
         let sink = watch_sink(builds.clone(), cache.clone(), settling_tx);
         Some(crate::watch::spawn(options, sink, shutdown.clone(), &tracker))
@@ -209,6 +210,7 @@ fn run_watch_options(paths: &[PathBuf], config: &Config) -> WatchOptions {
         ignore,
         debounce: RUN_DEBOUNCE,
         poll: config.poll,
+        served: false,
     }
 }
 

@@ -52,6 +52,10 @@ pub(crate) struct WatchOptions {
     pub(crate) debounce: Duration,
     /// `Some(interval)` forces polling.
     pub(crate) poll: Option<Duration>,
+    /// ROOT is the served folder: the folders its ignore rules skip are named at start, with
+    /// how to watch one. Not so for the `--run-watch` paths or the layer's folders, where the
+    /// hint (about pages and `--watch`) would mislead.
+    pub(crate) served: bool,
 }
 
 /// What the watcher says.
@@ -132,6 +136,7 @@ pub(crate) fn spawn(
         ignore,
         debounce,
         poll,
+        served,
     } = options;
     let (tx, rx) = queue::queue();
     let handle = WatchHandle { tx: tx.clone() };
@@ -172,6 +177,10 @@ pub(crate) fn spawn(
             return not_watching(format!("cannot start the thread that sets up watching: {e}"));
         }
         let watching = match setup.await {
+            Ok(Ok(w)) if served => {
+                w.tell_skipped();
+                w
+            }
             Ok(Ok(w)) => w,
             Ok(Err(e)) => return not_watching(format!("cannot watch {}: {e}", root.display())),
             Err(_) => return not_watching("the watcher's thread stopped before it was watching".into()),

@@ -127,7 +127,6 @@ pub(super) fn start_watching(
     };
     let folders = if count == 1 { "folder" } else { "folders" };
     tracing::debug!("watching {count} {folders} ({mode})");
-    watching.tell_skipped();
     Ok(watching)
 }
 

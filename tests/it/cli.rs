@@ -529,3 +529,39 @@ fn completions_and_the_man_page_are_generated() {
     let err = start_error(&["--completions", "tcsh"], &[]);
     assert!(err.contains("invalid value 'tcsh'"), "{err}");
 }
+
+/// The hint about folders the ignore rules skip is for the served folder: the `--run-watch`
+/// watcher, which leaves out everything beside `server.js` on purpose, does not give it.
+#[test]
+fn only_the_served_folder_names_what_its_rules_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (site, backend) = (dir.path().join("site"), dir.path().join("backend"));
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(backend.join("data")).unwrap();
+    let server_js = backend.join("server.js");
+    std::fs::write(&server_js, "1").unwrap();
+    let mut cmd = devserve();
+    cmd.arg(&site)
+        .args(["--port", "0", "--run", "sleep 60", "--ready", "tcp:127.0.0.1:9"]);
+    cmd.args(["--run-watch", server_js.to_str().unwrap()]);
+    let server = Logged::spawn(cmd);
+    // Saved until the save restarts the command: the --run-watch watcher is then set up.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let saver = {
+        let (stop, server_js) = (stop.clone(), server_js.clone());
+        std::thread::spawn(move || {
+            for n in 0..100 {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::fs::write(&server_js, n.to_string()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let restarted = server.wait_for("restarting `sleep 60`");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    saver.join().unwrap();
+    assert!(restarted, "{}", server.log());
+    assert!(!server.log().contains("not watching"), "{}", server.log());
+}
