@@ -1,5 +1,6 @@
-//! HTTP forwarding: the request rewritten for the backend, sent through the pooled client with a
-//! timeout, and the answer passed back streamed — or read whole and injected when it is a page.
+//! HTTP forwarding: the request rewritten for the backend, sent on a pooled keep-alive connection
+//! with a timeout, and the answer passed back streamed — or read whole and injected when it is a
+//! page.
 
 use std::net::SocketAddr;
 
@@ -10,13 +11,14 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 
 use super::headers::{is_upgrade, set_forwarded, strip_hop_by_hop};
+use super::pool::Failed;
 use super::rule::ProxyRule;
 use super::{bad_gateway, gateway_timeout, root_cause, Proxy};
 use crate::error::ServeError;
 use crate::inject::body::inject_response;
 use crate::inject::is_html;
 use crate::web::pages::render;
-use crate::web::request::{wants_injection, OverTls};
+use crate::web::request::{page_headers, wants_injection, OverTls};
 use crate::web::Page;
 
 /// Forwards one request under `rule` and returns the backend's answer (or a 502/504 page).
@@ -27,7 +29,7 @@ pub(super) async fn forward(
     peer: Option<SocketAddr>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let page_headers = parts.headers.clone();
+    let page_headers = page_headers(&parts.headers);
     let page_path = parts.uri.path().to_owned();
     let page = Page::new(
         &page_headers,
@@ -40,22 +42,28 @@ pub(super) async fn forward(
         && !upgrade
         && parts.method == Method::GET
         && wants_injection(&parts.headers);
-    let authority = rule.target.authority();
-    let path = rule.upstream_path(parts.uri.path(), parts.uri.query());
+    let Some(backend) = proxy.pool.backend(&rule.target) else {
+        return bad_gateway(&page, &rule.target.authority(), "no such backend");
+    };
+    let authority = backend.authority.as_str();
+    let Some(uri) = upstream_uri(rule, &parts.uri) else {
+        return bad_gateway(&page, authority, "bad path");
+    };
 
     let headers = &mut parts.headers;
     let original_host = headers.get(header::HOST).cloned();
+    let upgrade_to = headers.get(header::UPGRADE).filter(|_| upgrade).cloned();
     strip_hop_by_hop(headers);
     // Framing is hyper's to set from the body, so a request can never carry both.
     headers.remove(header::CONTENT_LENGTH);
     if upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        if let Some(up) = page_headers.get(header::UPGRADE) {
-            headers.insert(header::UPGRADE, up.clone());
+        if let Some(up) = upgrade_to {
+            headers.insert(header::UPGRADE, up);
         }
     }
-    if let Ok(host) = HeaderValue::from_str(&authority) {
-        headers.insert(header::HOST, host);
+    if let Some(host) = &backend.host_header {
+        headers.insert(header::HOST, host.clone());
     }
     let secure = parts.extensions.get::<OverTls>().is_some();
     set_forwarded(headers, peer.map(|p| p.ip()), original_host, secure);
@@ -72,45 +80,37 @@ pub(super) async fn forward(
 
     if !proxy.backend_is_ready().await {
         let why = format!("it was still starting after {} s", proxy.timeout.as_secs_f32());
-        return bad_gateway(&page, &authority, &why);
+        return bad_gateway(&page, authority, &why);
     }
     if upgrade {
         let on_client = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-        let Ok(uri) = path.parse::<Uri>() else {
-            return bad_gateway(&page, &authority, "bad path");
-        };
         parts.uri = uri;
         return super::tunnel::tunnel(
             proxy,
             rule,
             &page,
-            &authority,
+            authority,
             Request::from_parts(parts, body),
             on_client,
         )
         .await;
     }
 
-    let Ok(uri) = format!("{}://{authority}{path}", rule.target.scheme()).parse::<Uri>() else {
-        return bad_gateway(&page, &authority, "bad path");
-    };
     parts.uri = uri;
     parts.extensions = Default::default();
     let upstream = Request::from_parts(parts, body);
-    let resp = match tokio::time::timeout(proxy.timeout, proxy.client.request(upstream)).await {
-        Err(_) => return gateway_timeout(&page, &authority, proxy.timeout),
-        Ok(Err(e)) => {
+    let resp = match tokio::time::timeout(proxy.timeout, proxy.pool.request(backend, upstream)).await {
+        Err(_) => return gateway_timeout(&page, authority, proxy.timeout),
+        Ok(Err(Failed::Connect)) => {
+            proxy.refused(rule, &page_path);
+            return bad_gateway(&page, authority, "connection refused");
+        }
+        Ok(Err(Failed::Http(e))) => {
             if client_body_failed(&e) {
                 // The client's own body broke HTTP's framing: its fault, not the backend's.
                 return render(&ServeError::BadBody, &page);
             }
-            let why = if e.is_connect() {
-                proxy.refused(rule, &page_path);
-                "connection refused".to_string()
-            } else {
-                root_cause(&e)
-            };
-            return bad_gateway(&page, &authority, &why);
+            return bad_gateway(&page, authority, &root_cause(&e));
         }
         Ok(Ok(resp)) => resp,
     };
@@ -119,7 +119,7 @@ pub(super) async fn forward(
         // A status no client knows, or a protocol switch nobody asked for (a tunnel past the
         // Host check): neither is passed on.
         let why = format!("it answered with status {}", status.as_u16());
-        return bad_gateway(&page, &authority, &why);
+        return bad_gateway(&page, authority, &why);
     }
     let (mut parts, body) = resp.into_parts();
     if parts.headers.contains_key(header::TRANSFER_ENCODING) {
@@ -137,12 +137,21 @@ pub(super) async fn forward(
             Ok(response) => response,
             Err(_) => bad_gateway(
                 &page,
-                &authority,
+                authority,
                 "the backend broke off in the middle of the page",
             ),
         };
     }
     Response::from_parts(parts, Body::new(body))
+}
+
+/// The request's URI as the backend is asked for it: origin-form (`/path?query`), its prefix
+/// replaced when the rule says so. Without a replacement it is the request's own, not rebuilt.
+fn upstream_uri(rule: &ProxyRule, uri: &Uri) -> Option<Uri> {
+    match (&rule.target.path, uri.path_and_query()) {
+        (None, Some(path)) => Some(Uri::from(path.clone())),
+        _ => rule.upstream_path(uri.path(), uri.query()).parse().ok(),
+    }
 }
 
 /// True when forwarding failed because reading the client's request body failed.

@@ -5,17 +5,20 @@ use std::net::IpAddr;
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1). Names rather than
+/// strings: a name given as a string is parsed again at every lookup, and these are looked up
+/// twice for every proxied request.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    // First: `strip_hop_by_hop` reads the names it lists.
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// True for a WebSocket upgrade, the one upgrade devserve passes on. Any other (`h2c`, say) would
@@ -34,24 +37,59 @@ pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
 
 /// Removes hop-by-hop headers, including any that `Connection` names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+    // One pass over the names present (a request has a handful), then removals of those only:
+    // a removal is a hash and a probe, and most of these are never there.
+    let mut present = [false; 9];
+    for i in headers.keys().filter_map(|name| hop_by_hop_index(name.as_str())) {
+        present[i] = true;
+    }
+    if present[0] {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_str())))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, here)| *here) {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
+}
+
+/// Where a (lowercase) name is in [`HOP_BY_HOP`]: a match on its text compiles to a switch on
+/// the length and one comparison, where comparing names one by one takes nine.
+fn hop_by_hop_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
 }
 
 /// Headers a client could use to pass itself off as someone else to the backend: devserve says
 /// who the client is in `X-Forwarded-For`, and nothing else may claim otherwise.
-const CLAIMS: &[&str] = &["forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto"];
+const CLAIMS: [HeaderName; 4] = [
+    header::FORWARDED,
+    HeaderName::from_static("x-real-ip"),
+    X_FORWARDED_HOST,
+    X_FORWARDED_PROTO,
+];
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
@@ -60,22 +98,22 @@ pub(crate) fn set_forwarded(
     secure: bool,
 ) {
     if let Some(ip) = client_ip {
-        let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(prev) => format!("{prev}, {ip}"),
             None => ip.to_string(),
         };
         if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert("x-forwarded-for", v);
+            headers.insert(X_FORWARDED_FOR, v);
         }
     }
-    for name in CLAIMS {
-        headers.remove(*name);
+    for name in &CLAIMS {
+        headers.remove(name);
     }
     if let Some(host) = original_host {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     let proto = if secure { "https" } else { "http" };
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
 }
 
 #[cfg(test)]
@@ -118,6 +156,14 @@ mod tests {
     }
 
     #[test]
+    fn the_index_of_a_hop_by_hop_name_is_its_place_in_the_list() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop_index(name.as_str()), Some(i), "{name}");
+        }
+        assert_eq!(hop_by_hop_index("accept"), None);
+    }
+
+    #[test]
     fn hop_by_hop_headers_go_including_those_named_in_connection() {
         let mut h = HeaderMap::new();
         h.insert("connection", "keep-alive, x-secret".parse().unwrap());
@@ -140,7 +186,7 @@ mod tests {
         fn hop_by_hop_headers_never_survive(
             names in proptest::collection::vec(
                 prop_oneof![
-                    proptest::sample::select(HOP_BY_HOP.to_vec()).prop_map(String::from),
+                    proptest::sample::select(HOP_BY_HOP.map(|h| h.as_str().to_string()).to_vec()),
                     "x-[a-z]{1,6}",
                 ],
                 0..12,
@@ -158,7 +204,7 @@ mod tests {
             for name in HOP_BY_HOP.iter().map(|n| n.to_string()).chain(named.iter().cloned()) {
                 prop_assert!(!h.contains_key(name.as_str()), "{} survived", name);
             }
-            for name in names.iter().filter(|n| !HOP_BY_HOP.contains(&n.as_str()) && !named.contains(n)) {
+            for name in names.iter().filter(|n| !HOP_BY_HOP.iter().any(|h| h == n.as_str()) && !named.contains(n)) {
                 prop_assert!(h.contains_key(name.as_str()), "{} was dropped", name);
             }
         }

@@ -1,11 +1,13 @@
 //! Forwarding to a backend: the `--proxy PREFIX=URL` rules ([`rule`]), HTTP forwarding with
 //! streamed bodies ([`forward`]), and WebSocket tunnels spliced byte for byte ([`tunnel`]).
 //!
-//! [`Proxy`] owns what it needs — its rules, its pooled client, the client tag for the HTML it
-//! injects, and the server's shutdown for its tunnels — and nothing of files or reload.
+//! [`Proxy`] owns what it needs — its rules, its pool of backend connections ([`pool`]), the client
+//! tag for the HTML it injects, and the server's shutdown for its tunnels — and nothing of files or
+//! reload.
 
 mod forward;
 mod headers;
+mod pool;
 #[cfg(fuzzing)]
 pub(crate) use headers::strip_hop_by_hop;
 mod resolve;
@@ -17,14 +19,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::dns::GaiResolver;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,7 +44,8 @@ pub(crate) struct Proxy {
     /// Longest prefix first, so the most specific rule wins.
     rules: Vec<Arc<ProxyRule>>,
     connector: Connector,
-    client: Client<Connector, Body>,
+    /// Keep-alive connections to the backends, driven by the requests that use them.
+    pool: pool::Pool,
     /// How long a backend may take to start answering.
     timeout: Duration,
     /// The tag injected into the backend's HTML pages; `None` with `--no-reload`.
@@ -104,14 +104,11 @@ impl Proxy {
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector.clone());
+        let pool = pool::Pool::new(connector.clone(), rules.iter().map(|r| &r.target));
         Ok(Proxy {
             rules,
+            pool,
             connector,
-            client,
             timeout,
             client_tag,
             shutdown,

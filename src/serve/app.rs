@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::body::HttpBody as _;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, Version};
+use axum::http::{header, HeaderName, HeaderValue, Method, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -30,6 +30,7 @@ use crate::reload::protocol::RESERVED_PREFIX;
 use crate::security::refuse_foreign_host;
 use crate::serve::headers::Added;
 use crate::web::pages::render;
+use crate::web::request::{SEC_FETCH_MODE, SEC_FETCH_SITE};
 use crate::web::Page;
 
 /// [`App`] with `Cache-Control: no-cache` on every response that does not set its own.
@@ -167,16 +168,18 @@ fn refuse_malformed(req: &Request) -> Option<ServeError> {
 /// browser sends `Sec-Fetch-Site` only towards trustworthy origins (localhost, https); towards
 /// plain http on a LAN address, `Cross-Origin-Resource-Policy` is what stops the read.
 fn refuse_cross_site(headers: &axum::http::HeaderMap) -> bool {
-    let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
-    let mode = headers.get("sec-fetch-mode").map(|v| v.as_bytes());
+    let site = headers.get(SEC_FETCH_SITE).map(|v| v.as_bytes());
+    let mode = headers.get(SEC_FETCH_MODE).map(|v| v.as_bytes());
     site == Some(b"cross-site") && mode != Some(b"navigate")
 }
+
+const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
 
 /// devserve's own answers may be used by pages of the same site only.
 fn same_site_only(mut response: Response) -> Response {
     response
         .headers_mut()
-        .entry("cross-origin-resource-policy")
+        .entry(CROSS_ORIGIN_RESOURCE_POLICY)
         .or_insert(HeaderValue::from_static("same-site"));
     response
 }

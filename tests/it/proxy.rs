@@ -521,3 +521,84 @@ async fn vote_example_counts_a_vote_in_every_client_through_devserve() {
     assert_eq!(votes_for(&seen, "Rust"), 1, "{seen}");
     assert_eq!(votes_for(&json(&mut ann).await, "Rust"), 1);
 }
+
+/// A backend spoken to byte for byte: answers GET with `hello`, HEAD with the same head and no
+/// body, `/api/none` with 204; counts the connections it accepts; with `close_each`, closes every
+/// connection after one answer without saying so (as a backend whose idle timeout is short does).
+async fn counting_backend(
+    close_each: bool,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match tcp.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&got[..end]).to_string();
+                    got.drain(..end + 4);
+                    let answer = if head.starts_with("GET /api/none ") {
+                        "HTTP/1.1 204 No Content\r\n\r\n".to_string()
+                    } else if head.starts_with("HEAD ") {
+                        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n".to_string()
+                    } else {
+                        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello".to_string()
+                    };
+                    if tcp.write_all(answer.as_bytes()).await.is_err() || close_each {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn backend_connections_are_kept_alive_and_reused_after_every_kind_of_answer() {
+    let (addr, accepted) = counting_backend(false).await;
+    let s = TestServer::start(&["--proxy", &format!("/api=http://{addr}")]).await;
+    let c = client();
+    for _ in 0..5 {
+        let r = c.get(s.url("/api/x")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "hello");
+        let r = c.head(s.url("/api/x")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = c.get(s.url("/api/none")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fifteen requests one after the other, one connection to the backend"
+    );
+}
+
+#[tokio::test]
+async fn a_backend_that_closes_idle_connections_does_not_fail_the_next_request() {
+    let (addr, accepted) = counting_backend(true).await;
+    let s = TestServer::start(&["--proxy", &format!("/api=http://{addr}")]).await;
+    for i in 0..5 {
+        let r = s.get("/api/x").await;
+        assert_eq!(r.status(), StatusCode::OK, "request {i}");
+        assert_eq!(r.text().await.unwrap(), "hello");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
