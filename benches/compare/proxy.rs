@@ -32,14 +32,26 @@ const RATE: f64 = 300.0;
 const ROUND_TRIPS: usize = 1000;
 const STREAMED: usize = 20_000;
 const IDLE_SOCKETS: usize = 1000;
+/// Requests counted instruction by instruction (see [`instructions`]).
+const COUNTED_REQUESTS: usize = 2000;
 
 /// What a request goes through.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Via {
     Direct,
     Devserve,
+    /// An earlier devserve binary (`DEVSERVE_BENCH_BASELINE`), for before/after in one run.
+    Baseline,
     Vite,
     Nginx,
+}
+
+/// `DEVSERVE_BENCH_BASELINE=/path/to/devserve`: an earlier build measured beside this one,
+/// named by `DEVSERVE_BENCH_BASELINE_NAME` (default: its path).
+fn baseline() -> Option<(String, String)> {
+    let path = std::env::var("DEVSERVE_BENCH_BASELINE").ok()?;
+    let name = std::env::var("DEVSERVE_BENCH_BASELINE_NAME").unwrap_or_else(|_| path.clone());
+    Some((path, name))
 }
 
 impl Via {
@@ -47,6 +59,13 @@ impl Via {
         match self {
             Via::Direct => "backend, asked directly",
             Via::Devserve => "devserve --proxy",
+            Via::Baseline => {
+                static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                NAME.get_or_init(|| {
+                    let name = baseline().map_or(String::new(), |(_, name)| name);
+                    format!("devserve --proxy, {name}")
+                })
+            }
             Via::Vite => "Vite dev server (server.proxy)",
             Via::Nginx => "nginx (proxy_pass, upstream keep-alive)",
         }
@@ -75,6 +94,8 @@ pub struct ProxyRow {
     /// Context switches of the proxy's threads per small request under `wrk`.
     switches: Spread,
     idle_mib: Option<f64>,
+    /// Instructions per small request, counted by callgrind.
+    instructions: Option<f64>,
 }
 
 /// The backend: a small JSON answer, 1 MiB, and a WebSocket that echoes; on a runtime of its own
@@ -127,12 +148,26 @@ fn backend() -> SocketAddr {
 
 async fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
     let port = free_port();
+    let (cmd, conf) = command(via, backend, dir, port)?;
+    Some(super::start_command(cmd, port, conf, via.name()).await)
+}
+
+/// How `via` is started on `port`, as its docs say to set it up; `None` for the backend itself.
+fn command(
+    via: Via,
+    backend: SocketAddr,
+    dir: &Path,
+    port: u16,
+) -> Option<(Command, Option<tempfile::TempDir>)> {
     let b = backend.port();
     let mut conf = None;
     let cmd = match via {
         Via::Direct => return None,
-        Via::Devserve => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_devserve"));
+        Via::Devserve | Via::Baseline => {
+            let mut c = match (via, baseline()) {
+                (Via::Baseline, Some((path, _))) => Command::new(path),
+                _ => Command::new(env!("CARGO_BIN_EXE_devserve")),
+            };
             c.arg(dir.join("site")).args(["--port", &port.to_string(), "-q"]);
             c.args(["--proxy", &format!("/api=http://127.0.0.1:{b}")]);
             c.args(["--proxy", &format!("/ws=http://127.0.0.1:{b}")]);
@@ -162,7 +197,7 @@ async fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
             c
         }
     };
-    Some(super::start_command(cmd, port, conf, via.name()).await)
+    Some((cmd, conf))
 }
 
 /// Milliseconds for each of [`LATENCY_REQUESTS`] requests for `/api/small`, sent one after the
@@ -170,13 +205,19 @@ async fn start(via: Via, backend: SocketAddr, dir: &Path) -> Option<Running> {
 /// when the server closed the last (Vite's proxy does, when the backend answers Node's
 /// `Connection: close` with its own). Blocking: the time is the servers'.
 fn latencies(addr: SocketAddr) -> Vec<f64> {
+    requests(addr, LATENCY_REQUESTS, Some(RATE))
+}
+
+/// `n` requests for `/api/small` one after the other on a keep-alive connection, at `rate` a
+/// second or as fast as they are answered; the milliseconds each took.
+fn requests(addr: SocketAddr, n: usize, rate: Option<f64>) -> Vec<f64> {
     let request = format!("GET /api/small HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive\r\n\r\n");
-    let gap = Duration::from_secs_f64(1.0 / RATE);
-    let mut times = Vec::with_capacity(LATENCY_REQUESTS);
+    let gap = rate.map_or(Duration::ZERO, |rate| Duration::from_secs_f64(1.0 / rate));
+    let mut times = Vec::with_capacity(n);
     let mut buf = vec![0u8; 64 * 1024];
     let mut conn: Option<TcpStream> = None;
     let start = Instant::now();
-    for i in 0..LATENCY_REQUESTS {
+    for i in 0..n {
         let due = start + gap * i as u32;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -216,6 +257,67 @@ fn latencies(addr: SocketAddr) -> Vec<f64> {
         }
     }
     times
+}
+
+/// Instructions the proxy runs per small request, counted by callgrind (`valgrind`): the proxy is
+/// started under it twice, asked for `/api/small` [`COUNTED_REQUESTS`] times on one keep-alive
+/// connection in the second run and not at all in the first, and the difference is divided by
+/// the requests. A count, not a time: it does not move with the machine's load. nginx runs as one
+/// process for it (`master_process off`); Vite is not counted (Node's JIT compiles as it goes,
+/// and under valgrind runs too slowly to be representative).
+async fn instructions(via: Via, backend: SocketAddr, dir: &Path) -> Option<f64> {
+    if !matches!(via, Via::Devserve | Via::Baseline | Via::Nginx) {
+        return None;
+    }
+    let valgrind = Command::new("valgrind").arg("--version").output();
+    if !valgrind.is_ok_and(|out| out.status.success()) {
+        eprintln!("   valgrind is not installed: no instruction counts (apt-get install valgrind)");
+        return None;
+    }
+    let mut totals = Vec::new();
+    for n in [0, COUNTED_REQUESTS] {
+        let port = free_port();
+        let (cmd, conf) = command(via, backend, dir, port)?;
+        if let Some(conf) = &conf {
+            let file = conf.path().join("nginx.conf");
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(
+                &file,
+                text.replace(
+                    "worker_processes auto;",
+                    "worker_processes 1; master_process off;",
+                ),
+            )
+            .unwrap();
+        }
+        let out = dir.join(format!("callgrind.{n}.out"));
+        let mut under = Command::new("valgrind");
+        under.args([
+            "--tool=callgrind",
+            &format!("--callgrind-out-file={}", out.display()),
+        ]);
+        under.arg(cmd.get_program()).args(cmd.get_args());
+        let mut run = super::start_command(under, port, conf, via.name()).await;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        tokio::task::spawn_blocking(move || requests(addr, n, None))
+            .await
+            .unwrap();
+        unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while run.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(run);
+        let text = std::fs::read_to_string(&out).ok()?;
+        let total: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))?
+            .trim()
+            .parse()
+            .ok()?;
+        totals.push(total);
+    }
+    Some((totals[1] - totals[0]) / COUNTED_REQUESTS as f64)
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -296,7 +398,11 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
     let backend = backend();
     let dir = plain_tempdir();
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
-    let mut vias = vec![Via::Direct, Via::Devserve, Via::Nginx];
+    let mut vias = vec![Via::Direct, Via::Devserve];
+    if baseline().is_some() {
+        vias.push(Via::Baseline);
+    }
+    vias.push(Via::Nginx);
     if with_vite {
         vias.push(Via::Vite);
     }
@@ -343,6 +449,7 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
             Some(run) => Some(idle_sockets(run).await),
             None => None,
         };
+        let instructions = instructions(via, backend, dir.path()).await;
         let row = ProxyRow {
             name: via.name(),
             small_rps: spread(&small[i]),
@@ -354,6 +461,7 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
             ws_msgs: spread(&msgs[i]),
             switches: spread(&switches[i]),
             idle_mib,
+            instructions,
         };
         eprintln!(
             "   {}: {:.0} / {:.0} req/s, p50 {:.3} ms p99 {:.3} ms, ws p50 {:.3} ms p99 {:.3} ms, {:.0} msg/s, idle {:?} MiB",
@@ -377,7 +485,7 @@ pub fn render(rows: &[ProxyRow]) -> String {
         "\n## The proxy: what a request and a message pay for passing through\n\n\
          | through | small JSON req/s | ÷ direct | 1 MiB req/s | ÷ direct | added latency p50 / p99 (ms) | \
          WebSocket round trip p50 / p99 (ms) | ÷ direct (p50) | messages/s through one tunnel | ÷ direct | \
-         memory with 1,000 idle WebSockets | context switches per small request |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         memory with 1,000 idle WebSockets | context switches per small request | instructions per small request |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let added = if r.idle_mib.is_none() {
@@ -390,7 +498,7 @@ pub fn render(rows: &[ProxyRow]) -> String {
             )
         };
         md.push_str(&format!(
-            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} | {} |\n",
+            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} | {} | {} |\n",
             r.name,
             fmt_rps(r.small_rps),
             ratio(r.small_rps, direct.small_rps),
@@ -408,6 +516,8 @@ pub fn render(rows: &[ProxyRow]) -> String {
             } else {
                 "—".to_string()
             },
+            r.instructions
+                .map_or("—".to_string(), |n| format!("{:.0}k", n / 1000.0)),
         ));
     }
     md.push_str(&format!(
@@ -423,7 +533,9 @@ pub fn render(rows: &[ProxyRow]) -> String {
          of the proxy and its child processes with {IDLE_SOCKETS} WebSockets open through it. Context \
          switches: those of the proxy's threads (and child processes) during the small-request \
          `wrk` run, over the requests it made: a count that does not move with the machine's \
-         speed, where the timings here swing between runs. \
+         speed, where the timings here swing between runs. Instructions: counted by callgrind over \
+         {COUNTED_REQUESTS} small requests on one keep-alive connection, less a run without them; \
+         nginx as one process (`master_process off`), Vite not counted (a JIT under valgrind). \
          Settings as each tool's docs give them: devserve `--proxy /api=… --proxy /ws=…`, Vite's \
          `server.proxy` with `ws: true` for `/ws`, nginx `proxy_pass` to an `upstream` with \
          `keepalive 64`, `proxy_http_version 1.1` and the Upgrade headers for `/ws`.\n"
