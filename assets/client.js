@@ -126,7 +126,7 @@
   function concern(paths) {
     var all = function (why) { return { why: why, paths: paths }; };
     if (state.reloadAll) return all("every tab reloads (--reload-all)");
-    if (!paths.length) return all("files outside the served folder changed");
+    if (!paths.length) return all("files changed that no tab can place");
     if (tooMany) return all("this page loaded too many files to follow");
     var meta = document.querySelector('meta[name="devserve-page"]');
     var kind = meta ? meta.content : "";
@@ -391,7 +391,9 @@
       renderOverlay();
     } else if (msg.type === "updated") {
       state.seq = msg.seq || state.seq + 1;
-      var paths = Array.isArray(msg.paths) ? msg.paths : [];
+      // `all`: the paths do not name every change (lost events, a folder outside the served one,
+      // batches this tab missed), so no tab can tell whether it is concerned.
+      var paths = Array.isArray(msg.paths) && !msg.all ? msg.paths : [];
       emit("devserve:updated", msg);
       var mine = concern(paths);
       if (!mine) {

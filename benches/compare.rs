@@ -61,6 +61,8 @@ const TREE_STARTS: usize = 5;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tool {
     Devserve,
+    /// An earlier devserve binary (`DEVSERVE_BENCH_BASELINE`), measured beside this one.
+    Baseline,
     Vite,
     LiveServer,
     BrowserSync,
@@ -74,6 +76,15 @@ impl Tool {
     fn name(self) -> &'static str {
         match self {
             Tool::Devserve => "devserve",
+            Tool::Baseline => {
+                static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                NAME.get_or_init(|| {
+                    format!(
+                        "devserve, {}",
+                        proxy::baseline().map_or(String::new(), |(_, n)| n)
+                    )
+                })
+            }
             Tool::Vite => "Vite dev server",
             Tool::LiveServer => "live-server (npm)",
             Tool::BrowserSync => "browser-sync",
@@ -221,6 +232,18 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
             }
             c
         }
+        Tool::Baseline => {
+            let path = proxy::baseline()
+                .map(|(path, _)| path)
+                .expect("DEVSERVE_BENCH_BASELINE");
+            let mut c = Command::new(&path);
+            c.args([&root_s, "--port", &port.to_string(), "-q"]);
+            // Builds from before per-tab reload have no --reload-all: they always reload every tab.
+            if reload_all && knows_flag(&path, "--reload-all") {
+                c.arg("--reload-all");
+            }
+            c
+        }
         Tool::Vite => {
             let mut c = node("vite/bin/vite.js");
             c.args([
@@ -294,6 +317,14 @@ async fn start_with(tool: Tool, root: &Path, reload_all: bool) -> Running {
         }
     };
     start_command(cmd, port, conf, tool.name()).await
+}
+
+/// Whether the program at `path` lists `flag` in its `--help`.
+fn knows_flag(path: &str, flag: &str) -> bool {
+    Command::new(path)
+        .arg("--help")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(flag))
 }
 
 /// Starts `cmd`, a server on `port` whose configuration (if any) lives in `conf`, and returns it
@@ -759,7 +790,7 @@ async fn measure_fanout(tool: Tool, run: &Running, root: &Path) -> Option<(f64, 
     // (socket address, subprotocol, what the server says on connecting if anything, what it says
     // on a change: "" for any message).
     let (url, protocol, hello, hears): (String, Option<&str>, Option<&str>, &str) = match tool {
-        Tool::Devserve => {
+        Tool::Devserve | Tool::Baseline => {
             let page = reqwest::get(run.url("/")).await.ok()?.text().await.ok()?;
             let start = page.find("data-token=\"")? + 12;
             let token = &page[start..start + 32];
@@ -1088,18 +1119,21 @@ async fn main() {
         let _ = tab.page.close().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+    let baseline = proxy::baseline().is_some().then_some(Tool::Baseline);
     let tools = [
-        Tool::Nginx,
-        Tool::Devserve,
-        Tool::Vite,
-        Tool::LiveServer,
-        Tool::BrowserSync,
-        Tool::RustLiveServer,
-        Tool::Trunk,
-        Tool::StaticWebServer,
+        Some(Tool::Nginx),
+        Some(Tool::Devserve),
+        baseline,
+        Some(Tool::Vite),
+        Some(Tool::LiveServer),
+        Some(Tool::BrowserSync),
+        Some(Tool::RustLiveServer),
+        Some(Tool::Trunk),
+        Some(Tool::StaticWebServer),
     ];
     let tools: Vec<Tool> = tools
         .into_iter()
+        .flatten()
         .filter(|&tool| {
             only.is_empty()
                 || tool == Tool::Nginx

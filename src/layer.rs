@@ -163,7 +163,7 @@ impl LiveReloadLayer {
                 match &prefix {
                     Some(prefix) => {
                         let paths = batch.paths.iter().map(|p| format!("{prefix}{p}")).collect();
-                        hub.publish(paths, batch.reload);
+                        hub.publish_batch(paths, batch.reload, batch.all);
                     }
                     None => {
                         hub.publish(Vec::new(), true);

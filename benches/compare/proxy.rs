@@ -48,7 +48,7 @@ enum Via {
 
 /// `DEVSERVE_BENCH_BASELINE=/path/to/devserve`: an earlier build measured beside this one,
 /// named by `DEVSERVE_BENCH_BASELINE_NAME` (default: its path).
-fn baseline() -> Option<(String, String)> {
+pub(crate) fn baseline() -> Option<(String, String)> {
     let path = std::env::var("DEVSERVE_BENCH_BASELINE").ok()?;
     let name = std::env::var("DEVSERVE_BENCH_BASELINE_NAME").unwrap_or_else(|_| path.clone());
     Some((path, name))

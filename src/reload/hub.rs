@@ -38,8 +38,20 @@ impl Hub {
 
     /// Sends a batch of changed URL paths to every tab and returns how many were told.
     pub(crate) fn publish(&self, paths: Vec<String>, reload: bool) -> usize {
+        self.publish_batch(paths, reload, false)
+    }
+
+    /// [`publish`](Self::publish), saying whether `paths` leaves changes out (`all`: every tab
+    /// reloads, whatever it uses).
+    pub(crate) fn publish_batch(&self, paths: Vec<String>, reload: bool, all: bool) -> usize {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        match Frame::new(ServerMessage::Updated { seq, paths, reload }) {
+        let reload = reload || all;
+        match Frame::new(ServerMessage::Updated {
+            seq,
+            paths,
+            reload,
+            all,
+        }) {
             Some(frame) => self.tx.send(frame).unwrap_or(0),
             None => 0,
         }

@@ -51,6 +51,11 @@ pub enum ServerMessage {
         paths: Vec<String>,
         /// False only when every change is a modified stylesheet.
         reload: bool,
+        /// (An extension.) `paths` does not name every change — events were lost, a `--watch`
+        /// path outside ROOT changed, there were more paths than are listed, or the tab missed
+        /// batches: every tab reloads, whatever it uses.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
     },
     /// An error to show over the page until it is cleared; one per `source`.
     Error {
@@ -94,17 +99,15 @@ impl ServerMessage {
         }
     }
 
-    /// The same message, but one that reloads the page: what a tab that missed batches is sent.
+    /// The same message, but one that reloads every tab: what a tab that missed batches is sent
+    /// (whatever they held).
     pub(crate) fn forcing_reload(&self) -> Option<Self> {
         match self {
-            ServerMessage::Updated {
-                seq,
-                paths,
-                reload: false,
-            } => Some(ServerMessage::Updated {
+            ServerMessage::Updated { seq, paths, .. } => Some(ServerMessage::Updated {
                 seq: *seq,
                 paths: paths.clone(),
                 reload: true,
+                all: true,
             }),
             _ => None,
         }
@@ -144,6 +147,7 @@ mod tests {
             seq: 3,
             paths: vec!["/css/site.css".into()],
             reload: false,
+            all: false,
         };
         let v = serde_json::to_value(&u).unwrap();
         assert_eq!(
@@ -175,22 +179,32 @@ mod tests {
     }
 
     #[test]
-    fn a_missed_swap_becomes_a_reload_and_nothing_else_changes() {
+    fn a_missed_batch_reloads_every_tab_and_nothing_else_changes() {
         let swap = ServerMessage::Updated {
             seq: 4,
             paths: vec!["/a.css".into()],
             reload: false,
+            all: false,
         };
         let forced = swap.forcing_reload().unwrap();
-        assert_eq!(
-            forced,
-            ServerMessage::Updated {
-                seq: 4,
-                paths: vec!["/a.css".into()],
-                reload: true
-            }
-        );
-        assert_eq!(forced.forcing_reload(), None, "already a reload");
+        let every = ServerMessage::Updated {
+            seq: 4,
+            paths: vec!["/a.css".into()],
+            reload: true,
+            all: true,
+        };
+        assert_eq!(forced, every);
+        // A reload that names paths is filtered by each tab: missed, it must reach every tab too.
+        let page = ServerMessage::Updated {
+            seq: 4,
+            paths: vec!["/a.css".into()],
+            reload: true,
+            all: false,
+        };
+        assert_eq!(page.forcing_reload(), Some(every.clone()));
+        assert_eq!(forced.forcing_reload(), Some(every), "already one");
+        let v = serde_json::to_value(&forced).unwrap();
+        assert_eq!(v["all"], true, "said when set");
         assert_eq!(ServerMessage::connected(1, false, false).forcing_reload(), None);
         let frame = Frame::new(forced.clone()).unwrap();
         let parsed: ServerMessage = serde_json::from_str(&frame.text).unwrap();

@@ -43,6 +43,8 @@ struct Held {
     /// The changes held meanwhile: their paths, and whether any needs a reload.
     paths: Vec<String>,
     reload: bool,
+    /// Some change is not named by `paths`: every tab reloads.
+    all: bool,
     any: bool,
     /// Files are still changing: what the build wrote last settles before anything goes out.
     settling: bool,
@@ -61,20 +63,23 @@ impl Builds {
 
     /// A batch of changes: told to the tabs now, or held while a build runs. Returns how many
     /// tabs were told (`None`: held).
-    pub(crate) fn offer(&self, paths: Vec<String>, reload: bool) -> Option<usize> {
+    pub(crate) fn offer(&self, paths: Vec<String>, reload: bool, all: bool) -> Option<usize> {
         let Ok(mut held) = self.state.lock() else {
-            return Some(self.hub.publish(paths, reload));
+            return Some(self.hub.publish_batch(paths, reload, all));
         };
         if held.building.is_empty() && !held.release_pending {
             drop(held);
-            return Some(self.hub.publish(paths, reload));
+            return Some(self.hub.publish_batch(paths, reload, all));
         }
         for path in paths {
             if held.paths.len() < MAX_PATHS && !held.paths.contains(&path) {
                 held.paths.push(path);
+            } else if held.paths.len() >= MAX_PATHS {
+                held.all = true;
             }
         }
         held.reload |= reload;
+        held.all |= all;
         held.any = true;
         None
     }
@@ -140,9 +145,16 @@ impl Builds {
         self.release(released);
     }
 
-    fn release(&self, released: Option<(Vec<String>, bool, bool)>) {
-        if let Some((paths, reload, true)) = released {
-            let tabs = self.hub.publish(paths.clone(), reload);
+    fn release(&self, released: Option<Held>) {
+        if let Some(Held {
+            paths,
+            reload,
+            all,
+            any: true,
+            ..
+        }) = released
+        {
+            let tabs = self.hub.publish_batch(paths.clone(), reload, all);
             let word = if tabs == 1 { "tab" } else { "tabs" };
             tracing::info!(
                 "a build is done → its {} change(s) go out, told {tabs} {word}",
@@ -156,13 +168,20 @@ impl Builds {
     }
 }
 
-/// What was held (paths, reload, whether anything was), and the hold lifted.
-fn take_held(held: &mut Held) -> (Vec<String>, bool, bool) {
-    let (paths, reload, any) = (std::mem::take(&mut held.paths), held.reload, held.any);
+/// What was held (its paths, reload, all and any; nothing else is read), and the hold lifted.
+fn take_held(held: &mut Held) -> Held {
+    let taken = Held {
+        paths: std::mem::take(&mut held.paths),
+        reload: held.reload,
+        all: held.all,
+        any: held.any,
+        ..Held::default()
+    };
     held.reload = false;
+    held.all = false;
     held.any = false;
     held.release_pending = false;
-    (paths, reload, any)
+    taken
 }
 
 /// `{}` or `{"paths": ["/app.js"]}`.

@@ -363,7 +363,7 @@ fn watch_sink(
             builds.settling(false);
             settling.send_replace(false);
         }
-        WatchEvent::Batch(batch) => match builds.offer(batch.paths.clone(), batch.reload) {
+        WatchEvent::Batch(batch) => match builds.offer(batch.paths.clone(), batch.reload, batch.all) {
             Some(tabs) => announce::batch(&batch.paths, batch.reload, tabs),
             None => tracing::debug!("a build is running: holding {} change(s)", batch.paths.len()),
         },

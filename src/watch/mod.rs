@@ -83,6 +83,9 @@ pub(crate) struct Batch {
     /// True when the tabs must reload: anything but modified stylesheets changed, a path outside
     /// ROOT, or events were lost.
     pub(crate) reload: bool,
+    /// `paths` does not name every change (events were lost, a path outside ROOT changed, more
+    /// paths than are listed): every tab reloads, whatever it uses.
+    pub(crate) all: bool,
 }
 
 /// Where the watcher's events go; called from the watcher's own threads.

@@ -221,6 +221,7 @@ impl Watching {
         }
         let mut changed: Vec<(PathBuf, Option<std::fs::Metadata>)> = Vec::new();
         let mut reload = overflowed;
+        let mut all = overflowed;
         for (path, seen) in pending.paths {
             let meta = std::fs::symlink_metadata(&path).ok();
             if seen.created && meta.is_none() {
@@ -278,6 +279,7 @@ impl Watching {
             } else {
                 all_css = false; // a --watch path outside ROOT: reload every tab
                 reload = true;
+                all = true;
             }
         }
         paths.sort_unstable();
@@ -285,6 +287,7 @@ impl Watching {
         if paths.len() > MAX_PATHS {
             paths.truncate(MAX_PATHS);
             reload = true;
+            all = true;
         }
         if paths.is_empty() && !reload {
             return None;
@@ -296,6 +299,7 @@ impl Watching {
         Some(Batch {
             paths,
             reload: reload || !all_css,
+            all,
         })
     }
 }
@@ -309,6 +313,7 @@ fn precompressed_of(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::batch::Seen;
     use super::super::queue::{queue, Msg};
     use super::super::source::start_watching;
     use super::*;
@@ -333,6 +338,7 @@ mod tests {
             .settle(Pending::default())
             .expect("a batch after an overflow");
         assert!(batch.reload);
+        assert!(batch.all, "no tab can tell what the lost events named");
         std::fs::write(root.join("new/page.html"), "x").unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut seen = false;
@@ -343,5 +349,40 @@ mod tests {
             }
         }
         assert!(seen, "the new folder is watched after the overflow");
+    }
+
+    /// A page inside ROOT and a `--watch` file outside it change in one batch: the page is named,
+    /// and the batch says that it does not name everything, so every tab reloads.
+    #[test]
+    fn a_batch_with_a_change_outside_root_reloads_every_tab() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        let outside = dir.path().join("templates");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(root.join("b.html"), "b").unwrap();
+        std::fs::write(outside.join("base.tpl"), "t").unwrap();
+        let (tx, _rx) = queue();
+        let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
+        let overflow = Arc::new(AtomicBool::new(false));
+        let extra = vec![(outside.clone(), true)];
+        let watching = start_watching(root.clone(), extra, ignorer, tx, overflow, None).unwrap();
+        let mut pending = Pending::default();
+        pending.paths.insert(root.join("b.html"), Seen::default());
+        let batch = watching.settle(pending).expect("a batch");
+        assert_eq!(batch.paths, ["/b.html"]);
+        assert!(
+            batch.reload && !batch.all,
+            "a page alone is named: the tabs decide"
+        );
+        let mut pending = Pending::default();
+        pending.paths.insert(root.join("b.html"), Seen::default());
+        pending.paths.insert(outside.join("base.tpl"), Seen::default());
+        let batch = watching.settle(pending).expect("a batch");
+        assert_eq!(batch.paths, ["/b.html"]);
+        assert!(
+            batch.reload && batch.all,
+            "with a change no tab can place, every tab reloads"
+        );
     }
 }

@@ -158,7 +158,7 @@ pub async fn a_listing_reloads_when_its_folder_changes() {
 }
 
 /// Three tabs on three pages: a stylesheet used by A and C is swapped in A and C and B is left
-/// alone; a file no page uses (NOTES.md) reloads nothing.
+/// alone; a file no page uses (NOTES.md) reloads nothing; saving page B reloads B only.
 pub async fn three_tabs_each_act_only_on_their_own_files() {
     let s = TestServer::start_with(&[], |root| {
         let with_css = |name: &str| page(name, name, "<link rel=\"stylesheet\" href=\"shared.css\">");
@@ -204,6 +204,17 @@ pub async fn three_tabs_each_act_only_on_their_own_files() {
     assert!(
         !a.loaded_since() && !b.loaded_since() && !c.loaded_since(),
         "no navigation anywhere"
+    );
+    a.arm("devserve:ignored").await;
+    c.arm("devserve:ignored").await;
+    s.write("b.html", page("b", "b2", ""));
+    b.next_load().await;
+    assert_eq!(b.text().await, "b2");
+    ignores(&a).await;
+    ignores(&c).await;
+    assert!(
+        !a.loaded_since() && !c.loaded_since(),
+        "saving page B reloads B only"
     );
     for tab in [a, b, c] {
         tab.close().await;

@@ -154,7 +154,8 @@ fn messages_round_trip_through_serde() {
         ServerMessage::Updated {
             seq: 3,
             paths: vec!["/css/site.css".into()],
-            reload: false
+            reload: false,
+            all: false
         }
     );
 }

@@ -316,7 +316,9 @@ impl Tab {
     /// The next `updated`: (seq, paths, reload).
     pub async fn updated(&mut self) -> (u64, Vec<String>, bool) {
         match self.next().await {
-            ServerMessage::Updated { seq, paths, reload } => (seq, paths, reload),
+            ServerMessage::Updated {
+                seq, paths, reload, ..
+            } => (seq, paths, reload),
             other => panic!("expected updated, got {other:?}"),
         }
     }
