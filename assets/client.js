@@ -335,7 +335,7 @@
     });
     var hint = document.createElement("div");
     hint.className = "hint";
-    hint.textContent = "Esc or a click outside closes this; it goes by itself once fixed.";
+    hint.textContent = "Esc or a click outside closes this; it goes away by itself once fixed.";
     box.appendChild(hint);
   }
 

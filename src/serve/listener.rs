@@ -77,3 +77,30 @@ pub fn bind(config: &Config) -> Result<std::net::TcpListener, StartError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With no `--port`, a default port that another program holds on `::1` is skipped: the port
+    /// devserve takes is free on `::1` too, so `http://localhost:PORT/` opens devserve.
+    #[test]
+    fn the_default_port_skips_one_busy_on_ipv6_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let config = Config::from_args(["devserve", root]).unwrap();
+        assert_eq!(config.port, PortChoice::Default);
+        // Held here, or already held by another program: busy on ::1 either way.
+        let _held = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, DEFAULT_PORT));
+        let busy = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, DEFAULT_PORT));
+        assert!(busy.is_err(), "port {DEFAULT_PORT} is busy on ::1 for the test");
+        let listener = bind(&config).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_ne!(port, DEFAULT_PORT);
+        drop(listener);
+        assert!(
+            std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)).is_ok(),
+            "port {port} is free on ::1"
+        );
+    }
+}

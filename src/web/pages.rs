@@ -113,7 +113,7 @@ fn page_for(error: &ServeError) -> Option<(String, String, Kind)> {
         ServeError::BadGateway { authority, why } => {
             let body = format!(
                 "<h1>502 — backend not reachable</h1>\n<p>devserve could not reach the backend at <code>{}</code> \
-                 ({}). Is it running?</p>\n<p>This tab reloads by itself once it is back.</p>",
+                 ({}). Is it running?</p>\n<p>This tab reloads by itself once the backend answers.</p>\n<p><a href=\"/\">Back to /</a></p>",
                 escape_html(authority),
                 escape_html(why)
             );
@@ -123,7 +123,8 @@ fn page_for(error: &ServeError) -> Option<(String, String, Kind)> {
             let body = format!(
                 "<h1>504 — backend did not answer</h1>\n<p>The backend at <code>{}</code> accepted the request \
                  but sent nothing for {} s (<code>--proxy-timeout</code>).</p>\n\
-                 <p>This tab tries again by itself and reloads once the backend answers.</p>",
+                 <p>This tab tries again by itself and reloads once the backend answers.</p>\n\
+                 <p><a href=\"/\">Back to /</a></p>",
                 escape_html(authority),
                 secs(*after)
             );

@@ -96,6 +96,7 @@ fn main() -> ExitCode {
         overlay::an_error_is_shown_over_the_page_as_text_and_goes_with_esc_or_clear,
         overlay::a_build_between_building_and_ok_is_one_reload_onto_the_finished_output,
         overlay::with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid,
+        overlay::without_verbose_a_page_sends_none_of_its_errors,
     ];
     all.extend(trials![Needs::Tools =>
         tools::vite_build_watch_reloads_once_per_build_without_a_404,

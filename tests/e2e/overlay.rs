@@ -20,6 +20,7 @@ async fn status(s: &TestServer, body: &str) {
 const OVERLAY_TEXT: &str = "() => { const o = document.querySelector('devserve-overlay'); \
     return o && o.shadowRoot ? o.shadowRoot.querySelector('.box').innerText : ''; }";
 
+/// Also: Esc and a click outside close it; a source's `ok` clears its own error and shows the rest.
 pub async fn an_error_is_shown_over_the_page_as_text_and_goes_with_esc_or_clear() {
     // A page whose CSS would restyle any div and anything at all.
     let s = TestServer::start_with(&[], |root| {
@@ -87,6 +88,19 @@ pub async fn an_error_is_shown_over_the_page_as_text_and_goes_with_esc_or_clear(
     assert!(
         text.contains("esbuild") && text.contains("tsc failed") && text.contains("TS2322"),
         "{text}"
+    );
+    // A click inside the box leaves it open; a click on the backdrop around it closes it.
+    let _: bool = tab
+        .eval("() => { document.querySelector('devserve-overlay').shadowRoot.querySelector('.box').click(); return true; }")
+        .await;
+    assert!(tab.eval::<String>(OVERLAY_TEXT).await.contains("TS2322"));
+    let _: bool = tab
+        .eval("() => { document.querySelector('devserve-overlay').click(); return true; }")
+        .await;
+    assert_eq!(
+        tab.eval::<String>(OVERLAY_TEXT).await,
+        "",
+        "closed by a click outside"
     );
     tab.arm("devserve:clear").await;
     status(&s, r#"{"source":"esbuild","state":"ok"}"#).await;
@@ -195,5 +209,35 @@ pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid()
         "",
         "the page's own errors are its business"
     );
+    tab.close().await;
+}
+
+/// Without `-v` the server does not ask for them, and the page sends none of its errors.
+pub async fn without_verbose_a_page_sends_none_of_its_errors() {
+    let s = TestServer::start_with(&[], |root| {
+        let page = counted_page("<p>app</p>").replace(
+            "</head>",
+            "<script>window.fail = () => { setTimeout(() => { throw new Error('boom in the page'); }); \
+             setTimeout(() => { Promise.reject(new Error('rejected in the page')); }); };</script></head>",
+        );
+        std::fs::write(root.join("index.html"), page).unwrap()
+    })
+    .await;
+    let Some(tab) = Tab::open(&s, "/").await else {
+        return;
+    };
+    // The test's listeners come after the client's: once they have seen both errors, the client
+    // has had both too.
+    let sent: serde_json::Value = tab
+        .eval(
+            "async () => { const sent = []; const real = WebSocket.prototype.send; \
+             WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return real.call(this, d); }; \
+             let seen = 0; window.addEventListener('error', () => seen++); \
+             window.addEventListener('unhandledrejection', () => seen++); \
+             window.fail(); \
+             while (seen < 2) await new Promise(r => setTimeout(r, 20)); return sent; }",
+        )
+        .await;
+    assert_eq!(sent, serde_json::json!([]), "nothing sent without -v");
     tab.close().await;
 }

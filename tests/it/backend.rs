@@ -244,3 +244,55 @@ async fn a_watched_file_restarts_the_backend_and_its_neighbours_do_not() {
     assert!(paths.is_empty() && reload);
     assert_ne!(get_id(&s).await, first);
 }
+
+/// A request made while the backend restarts — the old process stopped, the new one started but
+/// not yet listening (it takes half a second to) — waits for the new process and gets its answer.
+#[test]
+fn a_request_during_a_restart_waits_for_the_new_process() {
+    let work = tempfile::tempdir().unwrap();
+    let (data, src) = (work.path().join("data"), work.path().join("src"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("app.py"), "v1").unwrap();
+    let port = free_port();
+    // Each start counts itself, says so, writes its number where /api/id.txt serves it, and
+    // listens half a second later.
+    let run = format!(
+        "n=$(( $(cat {w}/count 2>/dev/null || echo 0) + 1 )); echo $n > {w}/count; echo $n > {d}/id.txt; \
+         echo backend run $n starting; sleep 0.5; exec python3 -m http.server {port} --bind 127.0.0.1 -d {d}",
+        w = work.path().display(),
+        d = data.display()
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_devserve"));
+    cmd.env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .arg(work.path().join("site"))
+        .args([
+            "--port",
+            "0",
+            "--proxy",
+            &format!("/api=http://127.0.0.1:{port}/"),
+        ])
+        .args(["--run", &run, "--run-watch", src.to_str().unwrap()]);
+    std::fs::create_dir_all(work.path().join("site")).unwrap();
+    let server = crate::support::Logged::spawn(cmd);
+    assert!(server.wait_for("backend ready in"), "{}", server.log());
+    let get = || {
+        let url = format!("http://{}/api/id.txt", server.addr);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let r = client().get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        })
+    };
+    assert_eq!(get(), (reqwest::StatusCode::OK, "1\n".to_string()));
+    std::fs::write(src.join("app.py"), "v2").unwrap();
+    assert!(server.wait_for("backend run 2 starting"), "{}", server.log());
+    // The old process is gone and the new one sleeps before it listens: this request waits.
+    assert_eq!(
+        get(),
+        (reqwest::StatusCode::OK, "2\n".to_string()),
+        "the request waited for the new process; never a 502: {}",
+        server.log()
+    );
+}

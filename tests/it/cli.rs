@@ -221,7 +221,8 @@ fn the_usage_line_shows_root_as_optional() {
     assert!(err.contains("[ROOT]"), "{err}");
 }
 
-/// Shortcuts at a terminal: `r` + Enter reloads every tab, `q` + Enter quits with status 0.
+/// Shortcuts at a terminal: `r` + Enter reloads every tab, `c` clears the screen, `h` lists the
+/// shortcuts, `o` opens the browser on the server's URL, `q` + Enter quits with status 0.
 #[tokio::test]
 async fn shortcuts_at_a_terminal_reload_every_tab_and_quit() {
     use std::io::Write;
@@ -242,9 +243,31 @@ async fn shortcuts_at_a_terminal_reload_every_tab_and_quit() {
         (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s))
     };
     let dir = tempfile::tempdir().unwrap();
+    // A browser launcher of the test's own, found first on PATH: it writes down what it opens.
+    let bin = tempfile::tempdir().unwrap();
+    // A FIFO: reading it waits for the launcher to write.
+    let opened = bin.path().join("opened");
+    let fifo = std::ffi::CString::new(opened.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "a FIFO");
+    let (tx, read_opened) = std::sync::mpsc::channel();
+    let reading = opened.clone();
+    std::thread::spawn(move || tx.send(std::fs::read_to_string(reading)));
+    let launcher = bin.path().join("xdg-open");
+    std::fs::write(
+        &launcher,
+        format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&launcher, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut cmd = devserve();
     cmd.arg(dir.path())
         .args(["--port", "0"])
+        .env("PATH", path)
         .stdin(Stdio::from(slave));
     let mut server = Logged::spawn(cmd);
     assert!(
@@ -256,6 +279,20 @@ async fn shortcuts_at_a_terminal_reload_every_tab_and_quit() {
     master.write_all(b"r\n").unwrap();
     let (_, paths, reload) = tab.updated().await;
     assert!(paths.is_empty() && reload, "every tab reloads");
+    // The screen is cleared (an escape sequence, which the next line carries), then the help.
+    master.write_all(b"c\nh\n").unwrap();
+    assert!(server.wait_for("\x1b[2J\x1b[3J\x1b[H"), "{}", server.log());
+    assert!(
+        server.wait_for("shortcuts: o + enter opens the browser"),
+        "{}",
+        server.log()
+    );
+    master.write_all(b"o\n").unwrap();
+    let url = read_opened
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a browser opened")
+        .unwrap();
+    assert_eq!(url.trim(), format!("http://localhost:{}/", server.addr.port()));
     master.write_all(b"q\n").unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let mut child = std::mem::replace(&mut server.child, Command::new("true").spawn().unwrap());

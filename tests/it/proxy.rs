@@ -364,6 +364,23 @@ async fn silent_backend_gives_504_after_the_timeout() {
     .await;
     let r = client().get(s.url("/api/slow")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    // A tab navigating there gets devserve's page: what happened, the flag that bounds it, and
+    // that it tries again by itself.
+    let r = client()
+        .get(s.url("/api/slow"))
+        .header("Sec-Fetch-Mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("504 — backend did not answer"), "{body}");
+    assert!(
+        body.contains("sent nothing for 0.3 s (<code>--proxy-timeout</code>)"),
+        "{body}"
+    );
+    assert!(body.contains("tries again by itself"), "{body}");
+    assert!(body.contains("/__devserve/client.js"), "{body}");
 }
 
 #[tokio::test]
