@@ -28,6 +28,19 @@ pub enum Origin {
     },
 }
 
+impl Origin {
+    /// Where to change the value, for a message that says what to do: `with --port`,
+    /// `in DEVSERVE_PORT`, `at devserve.toml:3 (port =)`.
+    fn where_set(&self) -> String {
+        match self {
+            Origin::Default => "with a flag".to_string(),
+            Origin::Flag(flag) => format!("with {flag}"),
+            Origin::Env(var) => format!("in {var}"),
+            Origin::File { place, key } => format!("at {place} ({key} =)"),
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -91,12 +104,14 @@ pub enum StartError {
     },
 
     /// The port is busy (on 127.0.0.1, or on ::1, which browsers may take for localhost).
-    #[error("port {port} is already in use{}: stop what uses it, or pick another with --port (--port 0 picks any free port)", on.as_deref().map(|a| format!(" on {a}, which browsers may take for localhost")).unwrap_or_default())]
+    #[error("port {port} is already in use{}: stop what uses it, or pick another {} (0 picks any free port)", on.as_deref().map(|a| format!(" on {a}, which browsers may take for localhost")).unwrap_or_default(), origin.where_set())]
     PortBusy {
         /// The port asked for.
         port: u16,
         /// The address it is busy on, when not the one asked for (`::1`).
         on: Option<String>,
+        /// Where the port was asked for.
+        origin: Origin,
     },
 
     /// The listen address could not be bound.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::error::StartError;
+use crate::error::{Origin, StartError};
 use crate::proxy::rule::ProxyRule;
 use cli::Cli;
 use file::Settings;
@@ -96,6 +96,8 @@ pub struct Config {
     pub host_name: Option<String>,
     /// The port to listen on.
     pub port: PortChoice,
+    /// Where the port came from (a flag, a variable, the settings file): named when it is busy.
+    pub port_origin: Origin,
     /// Extra paths to watch, canonical.
     pub watch: Vec<PathBuf>,
     /// Extra ignore rules, gitignore syntax, each one checked.
@@ -152,6 +154,7 @@ impl Config {
             host: DEFAULT_HOST,
             host_name: None,
             port: PortChoice::Default,
+            port_origin: Origin::Default,
             watch: Vec::new(),
             ignore: Vec::new(),
             reload: true,
@@ -229,6 +232,7 @@ impl Config {
             Some(port) => PortChoice::Explicit(port),
             None => PortChoice::Default,
         };
+        config.port_origin = origins.of("port");
         config.watch = cli
             .watch
             .iter()

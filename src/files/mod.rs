@@ -14,6 +14,7 @@
 
 pub(crate) mod cache;
 mod lookup;
+mod mime;
 mod precompressed;
 mod respond;
 pub(crate) mod sendfile;

@@ -104,7 +104,7 @@ pub(super) fn coded(path: &Path) -> Option<(Coding, mime_guess::Mime)> {
     if ext == "tar" {
         return None;
     }
-    Some((coding, super::lookup::mime_of(inner)))
+    Some((coding, super::mime::mime_of(inner)))
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub fn bind(config: &Config) -> Result<std::net::TcpListener, StartError> {
                 StartError::PortBusy {
                     port,
                     on: addr.ip().is_ipv6().then(|| "::1".to_string()),
+                    origin: config.port_origin.clone(),
                 }
             } else {
                 StartError::Bind { addr, source }

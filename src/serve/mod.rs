@@ -9,9 +9,10 @@
 mod announce;
 mod app;
 mod certificate;
-pub(crate) mod connections;
+mod connections;
 mod headers;
 mod keys;
+mod limits;
 mod listener;
 mod shutdown;
 mod tls;
@@ -156,11 +157,11 @@ pub async fn run(
     }
     let listener = sendfile::Listener::new(listener, regions);
     let conns = TaskTracker::new();
-    let limits = connections::Limits {
+    let limits = limits::Limits {
         head_timeout: config.head_timeout,
         max_connections: config
             .max_connections
-            .unwrap_or_else(connections::default_max_connections),
+            .unwrap_or_else(limits::default_max_connections),
         grace: SHUTDOWN_GRACE,
     };
     connections::serve(listener, app, limits, shutdown.clone(), conns.clone(), tls).await;

@@ -25,7 +25,7 @@ use tower::ServiceExt as _;
 
 use super::app::App;
 use super::certificate::{self, Identity};
-use super::connections::{drive, Limits};
+use super::limits::{drive, Limits};
 use crate::config::{Config, Tls};
 use crate::error::StartError;
 use crate::files::sendfile::Stream;

@@ -10,7 +10,7 @@ use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, R
 
 use super::queue::{Msg, Receiver};
 use super::source::changes_layout;
-use super::tree::Watching;
+use super::tree::{Seen, Watching};
 use super::{Sink, WatchEvent};
 
 /// A continuous writer still gets a batch out this long after its first write.
@@ -33,21 +33,6 @@ const LOOP_GAP: Duration = Duration::from_millis(250);
 const LOOP_STREAK: u32 = 10;
 /// While it does, batches go out at most this often.
 const LOOP_INTERVAL: Duration = Duration::from_millis(500);
-
-/// What happened to a path within one batch.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Seen {
-    /// Created in this batch: gone again at the end means it was a temporary.
-    pub(super) created: bool,
-    /// Created or moved in: a folder that arrived needs watches.
-    pub(super) arrived: bool,
-    /// A folder already walked and watched when its event came in.
-    pub(super) walked: bool,
-    /// The event said this is a folder (a deleted one has nothing left to ask).
-    pub(super) folder: bool,
-    /// The last event removed it (or moved it away).
-    pub(super) removed: bool,
-}
 
 /// The batch being gathered.
 #[derive(Debug, Default)]
@@ -131,7 +116,7 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
                 writing.events = 0;
                 // A batch sent at the cap is the middle of a burst, which goes on as one.
                 writing.burst = capped;
-                if let Some(batch) = watching.settle(batch) {
+                if let Some(batch) = watching.settle(batch.paths, batch.lost) {
                     if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
                         tracing::warn!(
                             "{culprit} changes again right after every reload — is a build writing into the served \

@@ -173,7 +173,7 @@ pub(crate) fn spawn(
             std::thread::Builder::new()
                 .name("devserve-walk".into())
                 .spawn(move || {
-                    let _ = done.send(source::start_watching(root, extra, ignorer, tx, overflow, poll));
+                    let _ = done.send(tree::start_watching(root, extra, ignorer, tx, overflow, poll));
                 })
         };
         if let Err(e) = walker {

@@ -9,11 +9,9 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, EventKind, MetadataKind, ModifyKind};
 use notify::{RecursiveMode, Watcher as _};
 
-use super::ignore::Ignorer;
 use super::mounts::eventless_fs_of;
 use super::poll::Poller;
 use super::queue::Sender;
-use super::tree::Watching;
 
 /// How often to poll when devserve chooses polling by itself.
 pub(super) const AUTO_POLL: Duration = Duration::from_millis(300);
@@ -44,18 +42,23 @@ impl Backend {
 
 pub(super) type SharedWatcher = Arc<Mutex<Backend>>;
 
-pub(super) fn start_watching(
-    root: PathBuf,
-    extra: Vec<(PathBuf, bool)>,
-    ignorer: Arc<Ignorer>,
+/// Makes the polling backend at a given interval.
+pub(super) type MakePoller = Box<dyn Fn(Duration) -> Result<Backend, notify::Error> + Send + Sync>;
+
+/// The event source over ROOT and the `--watch` paths (not yet watching anything): notify's OS
+/// watcher, or the poller when asked for or when ROOT's file system sends no events; with the
+/// maker of a poller (for when OS events run out) and the polling interval, if polling.
+pub(super) fn start_backend(
+    root: &Path,
+    extra: &[(PathBuf, bool)],
     tx: Sender,
     overflow: Arc<AtomicBool>,
     poll: Option<Duration>,
-) -> Result<Watching, notify::Error> {
+) -> Result<(Backend, MakePoller, Option<Duration>), notify::Error> {
     let handler = {
         let overflow = overflow.clone();
         let tx = tx.clone();
-        let (root, extra) = (root.clone(), extra.clone());
+        let (root, extra) = (root.to_path_buf(), extra.to_vec());
         move |res: notify::Result<notify::Event>| match res {
             Ok(event) => {
                 if event.need_rescan() {
@@ -93,7 +96,7 @@ pub(super) fn start_watching(
     };
     let mut poll = poll;
     if poll.is_none() {
-        if let Some(fs) = eventless_fs_of(&root) {
+        if let Some(fs) = eventless_fs_of(root) {
             tracing::info!(
                 "{} is on a {fs} file system, which sends no change events: polling every {} ms (--poll MS to change)",
                 root.display(),
@@ -106,28 +109,7 @@ pub(super) fn start_watching(
         Some(interval) => poller(interval)?,
         None => Backend::Os(notify::recommended_watcher(handler.clone())?),
     };
-    let watching = Watching {
-        root: root.clone(),
-        extra,
-        ignorer,
-        watcher: Arc::new(Mutex::new(backend)),
-        poller: Box::new(poller),
-        overflow,
-        out_of_watches: AtomicBool::new(false),
-        skipped: Arc::default(),
-    };
-    let mut count = watching.watch_all();
-    if watching.out_of_watches.swap(false, Ordering::Relaxed) {
-        count = watching.fall_back_to_polling();
-        poll = Some(AUTO_POLL);
-    }
-    let mode = match poll {
-        Some(interval) => format!("polling every {} ms", interval.as_millis()),
-        None => "OS events".to_string(),
-    };
-    let folders = if count == 1 { "folder" } else { "folders" };
-    tracing::debug!("watching {count} {folders} ({mode})");
-    Ok(watching)
+    Ok((backend, Box::new(poller), poll))
 }
 
 /// The watched folder a path belongs to: ROOT, or one of the `--watch` paths (a file counts only

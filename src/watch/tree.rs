@@ -1,19 +1,70 @@
 //! The watches themselves: walking a tree to watch each folder that is not ignored, falling
 //! back to polling, and settling a batch's paths into what the tabs are told.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::batch::Pending;
 use super::ignore::{Ignorer, Why};
-use super::source::{base_for, Backend, SharedWatcher, AUTO_POLL};
+use super::queue::Sender;
+use super::source::{base_for, start_backend, Backend, SharedWatcher, AUTO_POLL};
 use super::Batch;
 use crate::paths::path_to_url;
 
 /// An `updated` names at most this many paths; past it, tabs simply reload.
 const MAX_PATHS: usize = 1000;
+
+/// What happened to a path within one batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Seen {
+    /// Created in this batch: gone again at the end means it was a temporary.
+    pub(super) created: bool,
+    /// Created or moved in: a folder that arrived needs watches.
+    pub(super) arrived: bool,
+    /// A folder already walked and watched when its event came in.
+    pub(super) walked: bool,
+    /// The event said this is a folder (a deleted one has nothing left to ask).
+    pub(super) folder: bool,
+    /// The last event removed it (or moved it away).
+    pub(super) removed: bool,
+}
+
+/// Starts watching ROOT and the `--watch` paths (`extra`: path, is_dir), feeding `tx`: the event
+/// source, then every folder the ignore rules let through, walked and watched.
+pub(super) fn start_watching(
+    root: PathBuf,
+    extra: Vec<(PathBuf, bool)>,
+    ignorer: Arc<Ignorer>,
+    tx: Sender,
+    overflow: Arc<AtomicBool>,
+    poll: Option<Duration>,
+) -> Result<Watching, notify::Error> {
+    let (backend, poller, mut poll) = start_backend(&root, &extra, tx, overflow.clone(), poll)?;
+    let watching = Watching {
+        root: root.clone(),
+        extra,
+        ignorer,
+        watcher: Arc::new(Mutex::new(backend)),
+        poller,
+        overflow,
+        out_of_watches: AtomicBool::new(false),
+        skipped: Arc::default(),
+    };
+    let mut count = watching.watch_all();
+    if watching.out_of_watches.swap(false, Ordering::Relaxed) {
+        count = watching.fall_back_to_polling();
+        poll = Some(AUTO_POLL);
+    }
+    let mode = match poll {
+        Some(interval) => format!("polling every {} ms", interval.as_millis()),
+        None => "OS events".to_string(),
+    };
+    let folders = if count == 1 { "folder" } else { "folders" };
+    tracing::debug!("watching {count} {folders} ({mode})");
+    Ok(watching)
+}
 
 /// The watcher and what it needs to interpret its events.
 pub(super) struct Watching {
@@ -25,7 +76,7 @@ pub(super) struct Watching {
     pub(super) watcher: SharedWatcher,
     pub(super) overflow: Arc<AtomicBool>,
     /// Makes the polling backend, for when OS events run out.
-    pub(super) poller: Box<dyn Fn(Duration) -> Result<Backend, notify::Error> + Send + Sync>,
+    pub(super) poller: super::source::MakePoller,
     /// Set when inotify said ENOSPC.
     pub(super) out_of_watches: AtomicBool,
     /// Folders under ROOT that ignore rules kept out of a walk (a few, for the start-up notice).
@@ -210,11 +261,11 @@ impl Watching {
     }
 
     /// Turns the paths seen in one batch into what the tabs are told, or nothing.
-    pub(super) fn settle(&self, pending: Pending) -> Option<Batch> {
+    pub(super) fn settle(&self, paths: BTreeMap<PathBuf, Seen>, lost: bool) -> Option<Batch> {
         if self.out_of_watches.swap(false, Ordering::Relaxed) {
             self.fall_back_to_polling();
         }
-        let overflowed = self.overflow.swap(false, Ordering::Relaxed) | pending.lost;
+        let overflowed = self.overflow.swap(false, Ordering::Relaxed) | lost;
         if overflowed {
             // Events were lost, folders created meanwhile among them: watch everything again.
             self.watch_all();
@@ -222,7 +273,7 @@ impl Watching {
         let mut changed: Vec<(PathBuf, Option<std::fs::Metadata>)> = Vec::new();
         let mut reload = overflowed;
         let mut all = overflowed;
-        for (path, seen) in pending.paths {
+        for (path, seen) in paths {
             let meta = std::fs::symlink_metadata(&path).ok();
             if seen.created && meta.is_none() {
                 continue; // a temporary that came and went: an editor's or a build's
@@ -313,9 +364,7 @@ fn precompressed_of(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::batch::Seen;
     use super::super::queue::{queue, Msg};
-    use super::super::source::start_watching;
     use super::*;
     use std::time::Instant;
 
@@ -335,7 +384,7 @@ mod tests {
         while rx.try_next().is_some() {}
         overflow.store(true, Ordering::Relaxed);
         let batch = watching
-            .settle(Pending::default())
+            .settle(BTreeMap::new(), false)
             .expect("a batch after an overflow");
         assert!(batch.reload);
         assert!(batch.all, "no tab can tell what the lost events named");
@@ -367,18 +416,18 @@ mod tests {
         let overflow = Arc::new(AtomicBool::new(false));
         let extra = vec![(outside.clone(), true)];
         let watching = start_watching(root.clone(), extra, ignorer, tx, overflow, None).unwrap();
-        let mut pending = Pending::default();
-        pending.paths.insert(root.join("b.html"), Seen::default());
-        let batch = watching.settle(pending).expect("a batch");
+        let mut paths = BTreeMap::new();
+        paths.insert(root.join("b.html"), Seen::default());
+        let batch = watching.settle(paths, false).expect("a batch");
         assert_eq!(batch.paths, ["/b.html"]);
         assert!(
             batch.reload && !batch.all,
             "a page alone is named: the tabs decide"
         );
-        let mut pending = Pending::default();
-        pending.paths.insert(root.join("b.html"), Seen::default());
-        pending.paths.insert(outside.join("base.tpl"), Seen::default());
-        let batch = watching.settle(pending).expect("a batch");
+        let mut paths = BTreeMap::new();
+        paths.insert(root.join("b.html"), Seen::default());
+        paths.insert(outside.join("base.tpl"), Seen::default());
+        let batch = watching.settle(paths, false).expect("a batch");
         assert_eq!(batch.paths, ["/b.html"]);
         assert!(
             batch.reload && batch.all,

@@ -97,6 +97,16 @@ async fn one_load_showing(tab: &mut Tab, want: &str, round: usize) {
     );
 }
 
+/// After the last round: a file no page uses is written into `root`, and once the tab has heard
+/// of it (and left it alone) every batch before it has reached the tab — no late reload of the
+/// last build is still on its way.
+async fn nothing_more(tab: &mut Tab, root: &Path) {
+    tab.arm("devserve:ignored").await;
+    std::fs::write(root.join("NOTES.md"), "after the last round").unwrap();
+    tab.armed().await;
+    assert!(!tab.loaded_since(), "no load after the last build's");
+}
+
 async fn loads(tab: &Tab) -> usize {
     let loads: String = tab.eval("() => sessionStorage.loads || '0'").await;
     loads.parse().unwrap()
@@ -133,6 +143,8 @@ pub async fn vite_build_watch_reloads_once_per_build_without_a_404() {
         home.connected().await;
         about.connected().await;
     }
+    nothing_more(&mut home, &s.root).await;
+    nothing_more(&mut about, &s.root).await;
     assert_eq!(loads(&home).await, ROUNDS + 1, "one load per build on /");
     assert_eq!(
         loads(&about).await,
@@ -184,11 +196,12 @@ pub async fn esbuild_watch_into_gitignored_dist_reloads_once_with_the_new_bundle
         one_load_showing(&mut tab, &text, round).await;
         tab.connected().await;
     }
+    nothing_more(&mut tab, &root).await;
     assert_eq!(loads(&tab).await, ROUNDS + 1, "one load per build");
     tab.close().await;
 }
 
-/// The Sass CLI's `--watch` writing a stylesheet: swapped in place every time, no reload.
+/// The Sass CLI's `--watch` writing a stylesheet: swapped in place once per build, no reload.
 pub async fn sass_watch_swaps_the_stylesheet_without_a_reload() {
     let scss = |n: usize| format!("$c: rgb({n}, 2, 3);\np {{ color: $c; }}\n");
     let s = TestServer::start_with(&[], |root| {
@@ -215,12 +228,14 @@ pub async fn sass_watch_swaps_the_stylesheet_without_a_reload() {
     let Some(mut tab) = Tab::open(&s, "/").await else {
         return;
     };
+    let _: bool = tab
+        .eval("() => { window.__swaps = 0; addEventListener('devserve:swapped', () => window.__swaps++); return true; }")
+        .await;
     for round in 1..=ROUNDS {
         tab.arm("devserve:swapped").await;
-        std::fs::write(root.join("scss/style.scss"), scss(round)).unwrap();
+        // Saved whole, by a rename, as an editor does: sass compiles once per save.
+        save(&root.join("scss/style.scss"), &scss(round));
         tab.armed().await;
-        // The swap seen may be the previous round's second write; this round's sheet follows
-        // once sass has compiled it, slower when the whole suite shares two cores.
         let want = format!("rgb({round}, 2, 3)");
         let color: String = tab
             .eval(&format!(
@@ -231,6 +246,9 @@ pub async fn sass_watch_swaps_the_stylesheet_without_a_reload() {
         assert_eq!(color, want, "round {round}");
         assert!(!tab.loaded_since(), "round {round}: swapped, not reloaded");
     }
+    nothing_more(&mut tab, &root).await;
+    let swaps: usize = tab.eval("() => window.__swaps").await;
+    assert_eq!(swaps, ROUNDS, "one swap per build");
     tab.close().await;
 }
 
@@ -279,6 +297,7 @@ pub async fn rewrites_from_a_pausing_loop_reload_once() {
             "round {round}: one reload for 300 rewrites"
         );
     }
+    nothing_more(&mut tab, &s.root).await;
     tab.close().await;
 }
 
@@ -318,5 +337,6 @@ pub async fn files_from_a_separate_process_reload_once() {
             "round {round}: one reload for 300 files"
         );
     }
+    nothing_more(&mut tab, &s.root).await;
     tab.close().await;
 }

@@ -245,28 +245,27 @@ async fn a_watched_file_restarts_the_backend_and_its_neighbours_do_not() {
     assert_ne!(get_id(&s).await, first);
 }
 
-/// A request made while the backend restarts — the old process stopped, the new one started but
-/// not yet listening (it takes half a second to) — waits for the new process and gets its answer.
-#[test]
-fn a_request_during_a_restart_waits_for_the_new_process() {
-    let work = tempfile::tempdir().unwrap();
-    let (data, src) = (work.path().join("data"), work.path().join("src"));
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&src).unwrap();
+/// devserve (the binary, its log read) serving an empty site, running a Python backend behind
+/// `/api/` that is restarted by changes to `work/src`. Each start of the backend counts itself
+/// in `work/count`, says `backend run N starting`, writes N where `/api/id.txt` serves it, and
+/// listens half a second later. `before` runs in the backend's shell first.
+fn counting_backend(work: &std::path::Path, before: &str) -> crate::support::Logged {
+    let (data, src) = (work.join("data"), work.join("src"));
+    for dir in [&data, &src, &work.join("site")] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     std::fs::write(src.join("app.py"), "v1").unwrap();
     let port = free_port();
-    // Each start counts itself, says so, writes its number where /api/id.txt serves it, and
-    // listens half a second later.
     let run = format!(
-        "n=$(( $(cat {w}/count 2>/dev/null || echo 0) + 1 )); echo $n > {w}/count; echo $n > {d}/id.txt; \
+        "{before} n=$(( $(cat {w}/count 2>/dev/null || echo 0) + 1 )); echo $n > {w}/count; echo $n > {d}/id.txt; \
          echo backend run $n starting; sleep 0.5; exec python3 -m http.server {port} --bind 127.0.0.1 -d {d}",
-        w = work.path().display(),
+        w = work.display(),
         d = data.display()
     );
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_devserve"));
     cmd.env_remove("RUST_LOG")
         .stdin(std::process::Stdio::null())
-        .arg(work.path().join("site"))
+        .arg(work.join("site"))
         .args([
             "--port",
             "0",
@@ -274,25 +273,50 @@ fn a_request_during_a_restart_waits_for_the_new_process() {
             &format!("/api=http://127.0.0.1:{port}/"),
         ])
         .args(["--run", &run, "--run-watch", src.to_str().unwrap()]);
-    std::fs::create_dir_all(work.path().join("site")).unwrap();
     let server = crate::support::Logged::spawn(cmd);
     assert!(server.wait_for("backend ready in"), "{}", server.log());
-    let get = || {
-        let url = format!("http://{}/api/id.txt", server.addr);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let r = client().get(url).send().await.unwrap();
-            (r.status(), r.text().await.unwrap())
-        })
-    };
-    assert_eq!(get(), (reqwest::StatusCode::OK, "1\n".to_string()));
-    std::fs::write(src.join("app.py"), "v2").unwrap();
+    server
+}
+
+/// `GET /api/id.txt` through `server`: (status, body).
+fn get_id_of(server: &crate::support::Logged) -> (reqwest::StatusCode, String) {
+    let url = format!("http://{}/api/id.txt", server.addr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = client().get(url).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    })
+}
+
+/// A request made while the backend restarts — the old process stopped, the new one started but
+/// not yet listening (it takes half a second to) — waits for the new process and gets its answer.
+#[test]
+fn a_request_during_a_restart_waits_for_the_new_process() {
+    let work = tempfile::tempdir().unwrap();
+    let server = counting_backend(work.path(), "");
+    assert_eq!(get_id_of(&server), (reqwest::StatusCode::OK, "1\n".to_string()));
+    std::fs::write(work.path().join("src/app.py"), "v2").unwrap();
     assert!(server.wait_for("backend run 2 starting"), "{}", server.log());
     // The old process is gone and the new one sleeps before it listens: this request waits.
     assert_eq!(
-        get(),
+        get_id_of(&server),
         (reqwest::StatusCode::OK, "2\n".to_string()),
         "the request waited for the new process; never a 502: {}",
         server.log()
     );
+}
+
+/// A backend that ignores SIGTERM is killed 5 s after it, and the new one starts.
+#[test]
+fn a_backend_that_ignores_sigterm_is_killed_and_started_again() {
+    let work = tempfile::tempdir().unwrap();
+    let server = counting_backend(work.path(), "trap '' TERM;");
+    std::fs::write(work.path().join("src/app.py"), "v2").unwrap();
+    assert!(
+        server.wait_for("did not stop within 5s of SIGTERM: killing it"),
+        "{}",
+        server.log()
+    );
+    assert!(server.wait_for("backend run 2 starting"), "{}", server.log());
+    assert_eq!(get_id_of(&server), (reqwest::StatusCode::OK, "2\n".to_string()));
 }

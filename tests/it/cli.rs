@@ -136,7 +136,7 @@ fn exposed_host_prints_a_warning() {
 }
 
 /// Node ≥ 17 servers listen on ::1; a browser may open `localhost` there. A port busy on ::1 is
-/// busy.
+/// busy, and the message names where the port was asked for.
 #[test]
 fn a_port_busy_on_ipv6_loopback_is_busy() {
     let taken = std::net::TcpListener::bind("[::1]:0").expect("this machine has ::1");
@@ -146,6 +146,10 @@ fn a_port_busy_on_ipv6_loopback_is_busy() {
         err.contains(&format!("port {port} is already in use on ::1")),
         "{err}"
     );
+    assert!(err.contains("pick another with --port"), "{err}");
+    // The message says where the port was asked for: here, a variable.
+    let err = start_error(&[], &[("DEVSERVE_PORT", &port)]);
+    assert!(err.contains("pick another in DEVSERVE_PORT"), "{err}");
 }
 
 /// `-v` logs every request — method, path, status, size, time, and the backend of a proxied
