@@ -282,7 +282,8 @@ async fn backend_restart(browser: &Browser, tool: Tool) -> Option<Shown> {
                 "--no-browser".to_string(),
                 "--quiet".to_string(),
                 format!("--proxy=/api:http://127.0.0.1:{api}/api"),
-                format!("--watch={},{}", site.display(), backend.display()),
+                // live-server joins each --watch path onto its root, absolute ones too.
+                "--watch=.,../backend".to_string(),
             ]);
             (
                 Some(nodemon),

@@ -100,34 +100,63 @@ struct Opened {
 
 /// Opens `path` if what it leads to lies inside ROOT and is not hidden. Blocking.
 ///
-/// The check is made on the file actually opened (its descriptor's path), not on a name resolved
-/// beforehand: a symlink swapped in between a check and an open cannot lead out of ROOT. An
-/// in-root symlink to an in-root file is served.
+/// The check is made on what the path really leads to once opened, not on a name resolved
+/// beforehand, so a symlink swapped in between a check and an open cannot lead out of ROOT; and
+/// on Linux nothing outside ROOT is opened for reading at all: the path is first opened with
+/// `O_PATH` (which pins the file without opening its contents — no FIFO waits, no device
+/// wakes), its real path read from `/proc/self/fd`, and only a file found inside ROOT is opened
+/// for reading, through that same descriptor. An in-root symlink to an in-root file is served.
+/// Never blocks on a FIFO.
 fn open_contained(root: &Path, path: &Path) -> Option<Opened> {
-    let file = File::open(path).ok()?;
-    let real = real_path(&file, path)?;
-    if !contained(root, &real) {
-        let shown = path.strip_prefix(root).unwrap_or(path);
-        tracing::debug!(path = %shown.display(), "refused: resolves outside ROOT or to a hidden file");
-        return None;
-    }
+    let (file, real) = open_pinned(root, path).unwrap_or_else(|| open_by_name(root, path))?;
     let meta = file.metadata().ok()?;
     Some(Opened { real, file, meta })
 }
 
-/// The path of the file `file` is open on: on Linux, from `/proc/self/fd`, which names what the
-/// descriptor refers to; where that cannot be read (no /proc), the name resolved again.
-fn real_path(file: &File, opened_as: &Path) -> Option<PathBuf> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        if let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
-            return Some(real);
-        }
+/// The `O_PATH` way (Linux): `None` when `/proc` cannot be read, `Some(None)` when refused.
+#[cfg(target_os = "linux")]
+fn open_pinned(root: &Path, path: &Path) -> Option<Option<(File, PathBuf)>> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::fd::AsRawFd;
+    let Ok(pinned) = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
+        return Some(None);
+    };
+    let link = format!("/proc/self/fd/{}", pinned.as_raw_fd());
+    let real = std::fs::read_link(&link).ok()?;
+    if !contained(root, &real) {
+        refused(root, path);
+        return Some(None);
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
-    std::fs::canonicalize(opened_as).ok()
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    Some(
+        rustix::fs::open(link.as_str(), flags, Mode::empty())
+            .ok()
+            .map(|fd| (File::from(fd), real)),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_pinned(_root: &Path, _path: &Path) -> Option<Option<(File, PathBuf)>> {
+    None
+}
+
+/// Without `/proc`: opened by name (without waiting on a FIFO), then checked by the name
+/// resolved again.
+fn open_by_name(root: &Path, path: &Path) -> Option<(File, PathBuf)> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let file = File::from(rustix::fs::open(path, flags, Mode::empty()).ok()?);
+    let real = std::fs::canonicalize(path).ok()?;
+    if !contained(root, &real) {
+        refused(root, path);
+        return None;
+    }
+    Some((file, real))
+}
+
+fn refused(root: &Path, path: &Path) {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    tracing::debug!(path = %shown.display(), "refused: resolves outside ROOT or to a hidden file");
 }
 
 /// A found file, read when it is read whole. Blocking.

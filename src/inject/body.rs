@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
-use super::inject;
+use super::inject_declared;
 
 /// HTML pages up to this size are buffered to inject the client; larger ones pass through.
 pub(crate) const INJECT_LIMIT: usize = 16 * 1024 * 1024;
@@ -56,7 +56,21 @@ pub(crate) async fn inject_response(
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .and_then(csp_nonce);
-    let html = inject(&plain, &tag(nonce));
+    let charset = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(charset_of);
+    let Some(html) = inject_declared(&plain, &tag(nonce), charset) else {
+        tracing::debug!(
+            "a page in {} (not ASCII-compatible) is passed on without the client",
+            charset.unwrap_or("?")
+        );
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(raw.len()));
+        return Ok(Response::from_parts(parts, Body::from(raw)));
+    };
     let headers = &mut parts.headers;
     // The page now carries this run's token: never cached beyond it, whatever the backend said.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -68,6 +82,14 @@ pub(crate) async fn inject_response(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
     headers.append(header::VARY, HeaderValue::from_static("Sec-Fetch-Dest"));
     Ok(Response::from_parts(parts, Body::from(html)))
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim())
+    })
 }
 
 /// The whole body if it fits in `limit`; otherwise a body that replays what was read and streams
@@ -156,5 +178,15 @@ mod tests {
             Some("abc123")
         );
         assert_eq!(csp_nonce("script-src 'self'"), None);
+    }
+
+    #[test]
+    fn the_charset_is_read_from_the_content_type() {
+        assert_eq!(charset_of("text/html; charset=UTF-16LE"), Some("UTF-16LE"));
+        assert_eq!(
+            charset_of("text/html;Charset=\"utf-16\" ; q=1"),
+            Some("\"utf-16\"")
+        );
+        assert_eq!(charset_of("text/html"), None);
     }
 }

@@ -87,6 +87,36 @@ pub(crate) fn inject(html: &[u8], tag: &[u8]) -> Vec<u8> {
             .unwrap_or(html.len());
         return spliced(html, at, tag);
     };
+    inject_utf16(html, tag, order)
+}
+
+/// [`inject`] for a page whose `Content-Type` declares `charset`: UTF-16 by its label (the byte
+/// order the label names, or a byte-order mark's, as browsers read it), so a page without a
+/// byte-order mark whose text does not begin in ASCII is still written to in its own encoding;
+/// `None` for an encoding that is not ASCII-compatible and that devserve does not write
+/// (UTF-32, the ISO-2022 and HZ families browsers refuse): such a page is passed on as it is.
+pub(crate) fn inject_declared(html: &[u8], tag: &[u8], charset: Option<&str>) -> Option<Vec<u8>> {
+    let Some(label) = charset.map(|c| c.trim().trim_matches('"').to_ascii_lowercase()) else {
+        return Some(inject(html, tag));
+    };
+    let bom = match html {
+        [0xFF, 0xFE, ..] => Some(Order::Little),
+        [0xFE, 0xFF, ..] => Some(Order::Big),
+        _ => None,
+    };
+    match label.as_str() {
+        "utf-16be" | "unicodefffe" => Some(inject_utf16(html, tag, bom.unwrap_or(Order::Big))),
+        "utf-16" | "utf-16le" | "unicode" | "unicodefeff" | "ucs-2" | "csunicode" | "iso-10646-ucs-2" => {
+            Some(inject_utf16(html, tag, bom.unwrap_or(Order::Little)))
+        }
+        "utf-32" | "utf-32le" | "utf-32be" | "ucs-4" | "iso-2022-kr" | "csiso2022kr" | "iso-2022-cn"
+        | "iso-2022-cn-ext" | "hz-gb-2312" | "replacement" => None,
+        _ => Some(inject(html, tag)),
+    }
+}
+
+/// [`inject`] into a page in UTF-16 of `order`.
+fn inject_utf16(html: &[u8], tag: &[u8], order: Order) -> Vec<u8> {
     if html.len() % 2 != 0 {
         tracing::debug!("a UTF-16 page of odd length is served without the client");
         return html.to_vec();
@@ -295,6 +325,33 @@ mod tests {
         assert!(is_html(&h));
         h.insert(header::CONTENT_TYPE, "text/htmlx".parse().unwrap());
         assert!(!is_html(&h));
+    }
+
+    /// A page declared UTF-16 by its `Content-Type`, without a byte-order mark, whose text does
+    /// not begin in ASCII (the zero-byte guess cannot see it): written to in UTF-16 of the order
+    /// the label names. A page declared in an encoding devserve does not write is left alone.
+    #[test]
+    fn a_page_declared_utf16_gets_the_tag_in_utf16_without_a_bom() {
+        let page =
+            "日本語のページ、長いタイトルがここにあります。<html><head></head><body>本文</body></html>";
+        let want = page.replace("</head>", &format!("{}</head>", String::from_utf8_lossy(TAG)));
+        let le = |t: &str| t.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+        let be = |t: &str| t.encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<u8>>();
+        assert_eq!(utf16_order(&le(page)), None, "the guess alone cannot tell");
+        assert_eq!(inject_declared(&le(page), TAG, Some("UTF-16LE")), Some(le(&want)));
+        assert_eq!(
+            inject_declared(&le(page), TAG, Some("\"utf-16\"")),
+            Some(le(&want))
+        );
+        assert_eq!(inject_declared(&be(page), TAG, Some("utf-16be")), Some(be(&want)));
+        assert_eq!(inject_declared(&le(page), TAG, Some("utf-32")), None);
+        assert_eq!(inject_declared(&le(page), TAG, Some("iso-2022-kr")), None);
+        let ascii = b"<html><head></head></html>";
+        assert_eq!(
+            inject_declared(ascii, TAG, Some("windows-1252")),
+            Some(inject(ascii, TAG))
+        );
+        assert_eq!(inject_declared(ascii, TAG, None), Some(inject(ascii, TAG)));
     }
 
     #[test]

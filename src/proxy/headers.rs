@@ -98,10 +98,18 @@ pub(crate) fn set_forwarded(
     secure: bool,
 ) {
     if let Some(ip) = client_ip {
-        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prev) => format!("{prev}, {ip}"),
-            None => ip.to_string(),
-        };
+        // Every line the client sent, in order (as nginx's $proxy_add_x_forwarded_for), then the
+        // peer devserve saw: the last hop is devserve's word.
+        let mut value = String::new();
+        for prev in headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            value.push_str(prev);
+            value.push_str(", ");
+        }
+        let value = format!("{value}{ip}");
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(X_FORWARDED_FOR, v);
         }

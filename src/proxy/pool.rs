@@ -11,8 +11,8 @@
 //! hyper wakes whoever polls a connection for much of what the connection does for itself (the
 //! answer's head is in, the body has a piece, the body wants more): with the forwarding task
 //! polling it, that task would wake itself several times per request, and tokio schedules every
-//! self-wake as a yield that also rouses the other worker thread (measured: 4 context switches
-//! per request instead of 3, and 70 µs more at the median). [`Turn`] keeps those wakes inside
+//! self-wake as a yield that also rouses the other worker thread (measured in BENCHMARKS.md,
+//! "Measurements behind some constants"). [`Turn`] keeps those wakes inside
 //! the poll: it polls again instead, and passes on only the wakes that come from outside (the
 //! sockets) once the poll is over.
 //!

@@ -183,9 +183,10 @@ pub async fn run(
     Ok(())
 }
 
-/// How long `--run-watch` changes settle: a build writes for a while (a lone saved file waits
-/// half of it).
-const RUN_DEBOUNCE: Duration = Duration::from_millis(200);
+/// How long `--run-watch` changes settle (a lone saved file waits half of it). The watcher's
+/// burst rules keep a checkout or a generator writing many files one restart; a save restarts
+/// the backend 10 ms after it is written.
+const RUN_DEBOUNCE: Duration = Duration::from_millis(20);
 
 /// The watcher of the `--run-watch` paths. Its root is the first folder given; when only files
 /// are given, the first file's folder, with ignore rules that leave out everything in it but the

@@ -156,7 +156,13 @@ pub(crate) async fn serve_secure(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.head_timeout);
-    builder.http2().timer(TokioTimer::new());
+    // HTTP/2 has no request-head timer: a peer that answers no PING within the same bound is
+    // dropped (a browser's idle connection answers them, and stays).
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.head_timeout))
+        .keep_alive_timeout(limits.head_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service));
     drive!(conn, peer, limits, shutdown);
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Polls start this often and back off to [`MAX_POLL`].
+/// Polls come this often at first, then back off to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(10);
+/// How long the backend is polled at [`FIRST_POLL`] before the backoff begins.
+const FAST_POLLING: Duration = Duration::from_secs(2);
 const MAX_POLL: Duration = Duration::from_millis(250);
 /// One check may take this long.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -54,12 +56,17 @@ impl Ready {
         }
     }
 
-    /// Waits until the backend is ready, polling with a short backoff.
+    /// Waits until the backend is ready: polled every [`FIRST_POLL`] while backends usually come
+    /// up ([`FAST_POLLING`]), then with a backoff to [`MAX_POLL`]. A doubling from the start
+    /// would find a backend that listens after 70 ms only at the 150 ms poll.
     pub(crate) async fn wait(&self) {
+        let started = std::time::Instant::now();
         let mut delay = FIRST_POLL;
         while !self.check().await {
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(MAX_POLL);
+            if started.elapsed() > FAST_POLLING {
+                delay = (delay * 2).min(MAX_POLL);
+            }
         }
     }
 

@@ -214,6 +214,76 @@ async fn cross_site_loads_of_the_served_files_are_refused() {
     );
 }
 
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
+        0,
+        "a FIFO at {}",
+        path.display()
+    );
+}
+
+/// A FIFO — inside ROOT, or outside it behind a symlink — is not a file: a 404 at once, never a
+/// request (and a blocking thread) left waiting for a writer that never comes.
+#[tokio::test]
+async fn a_fifo_is_answered_at_once_and_never_waited_on() {
+    let outside = tempfile::tempdir().unwrap();
+    let out = outside.path().join("pipe");
+    mkfifo(&out);
+    let s = TestServer::start_with(&[], move |root| {
+        mkfifo(&root.join("pipe"));
+        std::os::unix::fs::symlink(&out, root.join("out")).unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+    })
+    .await;
+    for path in ["/pipe", "/out"] {
+        let r = raw_request(
+            s.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 404"), "{path}: {r}");
+    }
+    let r = raw_request(
+        s.addr,
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// Browsers send no `Sec-Fetch-*` towards plain http on a LAN address: the file is served, and
+/// `Cross-Origin-Resource-Policy: same-site` is what keeps another site's page from reading it
+/// back. And the refusal, with the headers as a browser's `<script src>` sends them.
+#[tokio::test]
+async fn without_sec_fetch_headers_the_answer_says_same_site_only() {
+    let s = TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("app.js"), "let secret = 1;").unwrap()
+    })
+    .await;
+    // A phone on the LAN asking by the machine's address (served with --host 0.0.0.0).
+    let r = raw_request(
+        s.addr,
+        "GET /app.js HTTP/1.1\r\nHost: 192.168.1.20:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        r.to_ascii_lowercase()
+            .contains("\r\ncross-origin-resource-policy: same-site\r\n"),
+        "{r}"
+    );
+    let r = raw_request(
+        s.addr,
+        "GET /app.js HTTP/1.1\r\nHost: localhost\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n\
+         Sec-Fetch-Dest: script\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(!r.contains("secret"), "{r}");
+}
+
 /// A folder on the path swapped for a symlink out of ROOT while requests come in (the folder and
 /// the symlink exchanged atomically, as an attacker racing the server would): no answer ever
 /// carries the file outside. A check of the path before the open cannot see the swap that comes
@@ -345,6 +415,79 @@ async fn the_proxy_passes_no_other_upgrade_and_no_claims_about_the_client() {
     ] {
         assert!(!seen.contains(gone), "{gone} reached the backend: {r}");
     }
+}
+
+/// A client's own `X-Forwarded-For` lines are kept, in order, and the peer devserve saw is
+/// appended last: what the backend trusts (the last hop) is devserve's word, not the client's.
+#[tokio::test]
+async fn a_clients_forwarded_for_is_kept_and_the_real_peer_appended() {
+    let backend = Backend::start(crate::proxy::test_backend()).await;
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
+    ])
+    .await;
+    let r = raw_request(
+        s.addr,
+        "GET /api/headers HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 10.0.0.9\r\n\
+         X-Forwarded-For: 10.0.0.10, 10.0.0.11\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let seen = r.to_ascii_lowercase();
+    assert!(
+        seen.contains("x-forwarded-for: 10.0.0.9, 10.0.0.10, 10.0.0.11, 127.0.0.1"),
+        "{r}"
+    );
+    assert_eq!(seen.matches("x-forwarded-for:").count(), 1, "one line: {r}");
+}
+
+/// A backend's page declared UTF-16 by its `Content-Type` — no byte-order mark, text that does
+/// not begin in ASCII — gets the tag in UTF-16; one declared UTF-32 is passed on byte for byte.
+#[tokio::test]
+async fn a_backends_page_in_its_declared_encoding_is_never_corrupted() {
+    use axum::routing::get;
+    let page = "日本語のページ、長いタイトルがここにあります。<html><head></head><body>本文</body></html>";
+    let utf16: Vec<u8> = page.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf32: Vec<u8> = page.chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+    let answer = |charset: &'static str, bytes: Vec<u8>| {
+        get(move || {
+            let bytes = bytes.clone();
+            async move { ([("content-type", format!("text/html; charset={charset}"))], bytes) }
+        })
+    };
+    let backend = Backend::start(
+        axum::Router::new()
+            .route("/api/p16", answer("utf-16le", utf16))
+            .route("/api/p32", answer("utf-32", utf32.clone())),
+    )
+    .await;
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
+    ])
+    .await;
+    let fetch = |path: &'static str| {
+        let url = s.url(path);
+        async move {
+            let r = client()
+                .get(url)
+                .header("sec-fetch-dest", "document")
+                .send()
+                .await
+                .unwrap();
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let body = fetch("/api/p16").await;
+    let units: Vec<u16> = body.chunks(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+    let text = String::from_utf16(&units).expect("still UTF-16");
+    assert!(text.starts_with("日本語のページ"), "{text}");
+    assert!(
+        text.contains("/__devserve/client.js"),
+        "the client, in UTF-16: {text}"
+    );
+    assert_eq!(fetch("/api/p32").await, utf32, "left as it came");
 }
 
 /// A backend's `101` passes on the switch and nothing else of its connection's headers.
