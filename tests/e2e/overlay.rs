@@ -169,10 +169,10 @@ pub async fn a_build_between_building_and_ok_is_one_reload_onto_the_finished_out
     tab.close().await;
 }
 
-/// With `-v`, the page's uncaught errors and rejections are sent to devserve — and not overlaid.
-pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid() {
-    // The page's own code fails (code run through the debugger would not count as the page's).
-    let s = TestServer::start_with(&["-v"], |root| {
+/// devserve with `args` over a page whose `window.fail()` throws an uncaught error and leaves a
+/// rejection unhandled.
+async fn failing_page(args: &[&str]) -> TestServer {
+    TestServer::start_with(args, |root| {
         let page = counted_page("<p>app</p>").replace(
             "</head>",
             "<script>window.fail = () => { setTimeout(() => { throw new Error('boom in the page'); }); \
@@ -180,7 +180,13 @@ pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid()
         );
         std::fs::write(root.join("index.html"), page).unwrap()
     })
-    .await;
+    .await
+}
+
+/// With `-v`, the page's uncaught errors and rejections are sent to devserve — and not overlaid.
+pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid() {
+    // The page's own code fails (code run through the debugger would not count as the page's).
+    let s = failing_page(&["-v"]).await;
     let Some(tab) = Tab::open(&s, "/").await else {
         return;
     };
@@ -214,15 +220,7 @@ pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid()
 
 /// Without `-v` the server does not ask for them, and the page sends none of its errors.
 pub async fn without_verbose_a_page_sends_none_of_its_errors() {
-    let s = TestServer::start_with(&[], |root| {
-        let page = counted_page("<p>app</p>").replace(
-            "</head>",
-            "<script>window.fail = () => { setTimeout(() => { throw new Error('boom in the page'); }); \
-             setTimeout(() => { Promise.reject(new Error('rejected in the page')); }); };</script></head>",
-        );
-        std::fs::write(root.join("index.html"), page).unwrap()
-    })
-    .await;
+    let s = failing_page(&[]).await;
     let Some(tab) = Tab::open(&s, "/").await else {
         return;
     };

@@ -214,6 +214,15 @@ async fn cross_site_loads_of_the_served_files_are_refused() {
     );
 }
 
+/// `GET path` for `localhost`, the connection closed after the answer: the raw answer.
+async fn raw_get(addr: SocketAddr, path: &str) -> String {
+    raw_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
 fn mkfifo(path: &std::path::Path) {
     let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     assert_eq!(
@@ -238,18 +247,10 @@ async fn a_fifo_is_answered_at_once_and_never_waited_on() {
     })
     .await;
     for path in ["/pipe", "/out"] {
-        let r = raw_request(
-            s.addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
-        )
-        .await;
+        let r = raw_get(s.addr, path).await;
         assert!(r.starts_with("HTTP/1.1 404"), "{path}: {r}");
     }
-    let r = raw_request(
-        s.addr,
-        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let r = raw_get(s.addr, "/a.txt").await;
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
 }
 
@@ -379,11 +380,7 @@ async fn a_backend_status_no_client_knows_or_an_unasked_switch_is_a_502() {
     ] {
         let backend = raw_backend(answer);
         let s = TestServer::start(&["--proxy", &format!("/api=http://{backend}")]).await;
-        let r = raw_request(
-            s.addr,
-            "GET /api/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let r = raw_get(s.addr, "/api/x").await;
         assert!(r.starts_with("HTTP/1.1 502"), "{r}");
     }
 }
