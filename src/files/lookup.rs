@@ -106,7 +106,9 @@ struct Opened {
 /// `O_PATH` (which pins the file without opening its contents — no FIFO waits, no device
 /// wakes), its real path read from `/proc/self/fd`, and only a file found inside ROOT is opened
 /// for reading, through that same descriptor. An in-root symlink to an in-root file is served.
-/// Never blocks on a FIFO.
+/// Never blocks on a FIFO. Where `/proc` cannot be read (systems other than Linux), the file is
+/// opened by name and checked by its name resolved again: a symlink swapped in between those two
+/// steps is not caught there.
 fn open_contained(root: &Path, path: &Path) -> Option<Opened> {
     let (file, real) = open_pinned(root, path).unwrap_or_else(|| open_by_name(root, path))?;
     let meta = file.metadata().ok()?;
@@ -125,6 +127,17 @@ fn open_pinned(root: &Path, path: &Path) -> Option<Option<(File, PathBuf)>> {
     let real = std::fs::read_link(&link).ok()?;
     if !contained(root, &real) {
         refused(root, path);
+        return Some(None);
+    }
+    // A FIFO, socket or device inside ROOT is not served either, and is not opened.
+    let Ok(stat) = rustix::fs::fstat(&pinned) else {
+        return Some(None);
+    };
+    let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
+    if !matches!(
+        kind,
+        rustix::fs::FileType::RegularFile | rustix::fs::FileType::Directory
+    ) {
         return Some(None);
     }
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;

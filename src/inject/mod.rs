@@ -99,15 +99,17 @@ pub(crate) fn inject_declared(html: &[u8], tag: &[u8], charset: Option<&str>) ->
     let Some(label) = charset.map(|c| c.trim().trim_matches('"').to_ascii_lowercase()) else {
         return Some(inject(html, tag));
     };
-    let bom = match html {
-        [0xFF, 0xFE, ..] => Some(Order::Little),
-        [0xFE, 0xFF, ..] => Some(Order::Big),
-        _ => None,
-    };
+    // A byte-order mark wins over the label, as browsers read it.
+    match html {
+        [0xEF, 0xBB, 0xBF, ..] => return Some(inject(html, tag)),
+        [0xFF, 0xFE, ..] => return Some(inject_utf16(html, tag, Order::Little)),
+        [0xFE, 0xFF, ..] => return Some(inject_utf16(html, tag, Order::Big)),
+        _ => {}
+    }
     match label.as_str() {
-        "utf-16be" | "unicodefffe" => Some(inject_utf16(html, tag, bom.unwrap_or(Order::Big))),
+        "utf-16be" | "unicodefffe" => Some(inject_utf16(html, tag, Order::Big)),
         "utf-16" | "utf-16le" | "unicode" | "unicodefeff" | "ucs-2" | "csunicode" | "iso-10646-ucs-2" => {
-            Some(inject_utf16(html, tag, bom.unwrap_or(Order::Little)))
+            Some(inject_utf16(html, tag, Order::Little))
         }
         "utf-32" | "utf-32le" | "utf-32be" | "ucs-4" | "iso-2022-kr" | "csiso2022kr" | "iso-2022-cn"
         | "iso-2022-cn-ext" | "hz-gb-2312" | "replacement" => None,
@@ -346,6 +348,15 @@ mod tests {
         assert_eq!(inject_declared(&be(page), TAG, Some("utf-16be")), Some(be(&want)));
         assert_eq!(inject_declared(&le(page), TAG, Some("utf-32")), None);
         assert_eq!(inject_declared(&le(page), TAG, Some("iso-2022-kr")), None);
+        // A byte-order mark wins over the label.
+        let utf8 = [&[0xEF, 0xBB, 0xBF][..], page.as_bytes()].concat();
+        assert_eq!(
+            inject_declared(&utf8, TAG, Some("utf-16")),
+            Some(inject(&utf8, TAG))
+        );
+        let bom_le = [&[0xFF, 0xFE][..], &le(page)].concat();
+        let want_le = [&[0xFF, 0xFE][..], &le(&want)].concat();
+        assert_eq!(inject_declared(&bom_le, TAG, Some("utf-32")), Some(want_le));
         let ascii = b"<html><head></head></html>";
         assert_eq!(
             inject_declared(ascii, TAG, Some("windows-1252")),

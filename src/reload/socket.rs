@@ -149,8 +149,15 @@ async fn serve(
                 let frame = match frame {
                     Ok(frame) if lagged => {
                         // Batches were missed: whatever they held, reloading the page is right.
-                        lagged = false;
-                        frame.message.forcing_reload().and_then(Frame::new).unwrap_or(frame)
+                        // An error or a clear in between goes as it is, and the next batch
+                        // carries the reload.
+                        match frame.message.forcing_reload().and_then(Frame::new) {
+                            Some(forced) => {
+                                lagged = false;
+                                forced
+                            }
+                            None => frame,
+                        }
                     }
                     Ok(frame) => frame,
                     Err(broadcast::error::RecvError::Lagged(_)) => { lagged = true; continue }

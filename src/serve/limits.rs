@@ -40,14 +40,32 @@ fn open_file_limit() -> usize {
 
 /// Serves one connection until it ends, or asks it to finish its request once `shutdown` is
 /// cancelled and drops it after the grace period (a proxied event stream never ends).
+///
+/// With `first`, a future that ends when the connection's first request has come: a peer that
+/// sends none within the head bound is dropped. Over TLS hyper reads the protocol's first bytes
+/// (and HTTP/2 its preface) with no timer of its own, so a peer that finishes the handshake and
+/// then stays silent would hold its slot forever.
 macro_rules! drive {
-    ($conn:expr, $peer:expr, $limits:expr, $shutdown:expr) => {{
+    ($conn:expr, $peer:expr, $limits:expr, $shutdown:expr) => {
+        // hyper's own head timer bounds these: no bound of this macro's.
+        drive!($conn, $peer, $limits, $shutdown, std::future::ready(()))
+    };
+    ($conn:expr, $peer:expr, $limits:expr, $shutdown:expr, $first:expr) => {{
         let mut conn = std::pin::pin!($conn);
+        let first = $first;
+        let silent = async {
+            if tokio::time::timeout($limits.head_timeout, first).await.is_ok() {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             served = conn.as_mut() => {
                 if let Err(e) = served {
                     tracing::trace!("connection from {}: {e}", $peer);
                 }
+            }
+            () = silent => {
+                tracing::debug!("{} sent no request within {:?}: dropped", $peer, $limits.head_timeout);
             }
             _ = $shutdown.cancelled() => {
                 conn.as_mut().graceful_shutdown();

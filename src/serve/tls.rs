@@ -143,9 +143,12 @@ pub(crate) async fn serve_secure(
         Err(_) => return,
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let service = app
-        .for_peer(peer)
-        .map_request(|req: Request<Incoming>| secure(req.map(Body::new)));
+    let first_request = std::sync::Arc::new(tokio::sync::Notify::new());
+    let on_request = first_request.clone();
+    let service = app.for_peer(peer).map_request(move |req: Request<Incoming>| {
+        on_request.notify_one();
+        secure(req.map(Body::new))
+    });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder = if h2 {
         builder.http2_only()
@@ -164,7 +167,7 @@ pub(crate) async fn serve_secure(
         .keep_alive_interval(Some(limits.head_timeout))
         .keep_alive_timeout(limits.head_timeout);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service));
-    drive!(conn, peer, limits, shutdown);
+    drive!(conn, peer, limits, shutdown, first_request.notified());
 }
 
 /// A request that came over TLS: marked so, and, over HTTP/2 (which has `:authority`, not

@@ -205,25 +205,36 @@ async fn a_stalled_handshake_is_dropped() {
     assert!(read.is_ok(), "the server closed the connection");
 }
 
-/// An HTTP/2 peer that completes the handshake, sends its preface and then nothing — and
-/// answers no PING — is dropped: a connection slot is not held forever once TLS is done.
+/// A peer that completes the TLS handshake and then stays silent is dropped: one that sends
+/// nothing at all (over h2 or http/1.1), and an HTTP/2 peer that sends its preface and then
+/// answers no PING. A connection slot is not held forever once TLS is done.
 #[tokio::test]
-async fn a_silent_http2_peer_is_dropped() {
+async fn a_silent_peer_after_the_handshake_is_dropped() {
     let s = TestServer::start_https(&[], |_| {}).await;
-    let mut config = (*tls_config(&s)).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    // The client preface and an empty SETTINGS frame; then silence (nothing acknowledged).
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-        .await
-        .unwrap();
-    let mut rest = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
-    assert!(read.is_ok(), "the server closed the connection");
+    let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    for (alpn, sent) in [
+        (&b"h2"[..], &b""[..]),
+        (&b"http/1.1"[..], &b""[..]),
+        (&b"h2"[..], preface),
+    ] {
+        let mut config = (*tls_config(&s)).clone();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn));
+        tls.write_all(sent).await.unwrap();
+        tls.flush().await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "the server closed the connection ({:?}, {} bytes sent)",
+            String::from_utf8_lossy(alpn),
+            sent.len()
+        );
+    }
 }
 
 /// Proxied over HTTPS: the backend is spoken to in HTTP/1.1 and told the request was HTTPS.
