@@ -169,6 +169,10 @@ pub async fn a_build_between_building_and_ok_is_one_reload_onto_the_finished_out
     tab.close().await;
 }
 
+/// Page JavaScript that records, in `sent`, every frame the page's sockets send.
+const SEND_SPY: &str = "const sent = []; const real = WebSocket.prototype.send; \
+    WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return real.call(this, d); };";
+
 /// devserve with `args` over a page whose `window.fail()` throws an uncaught error and leaves a
 /// rejection unhandled.
 async fn failing_page(args: &[&str]) -> TestServer {
@@ -191,12 +195,10 @@ pub async fn with_verbose_a_page_sends_its_uncaught_errors_and_is_not_overlaid()
         return;
     };
     let sent: serde_json::Value = tab
-        .eval(
-            "async () => { const sent = []; const real = WebSocket.prototype.send; \
-             WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return real.call(this, d); }; \
-             window.fail(); \
-             while (sent.length < 2) await new Promise(r => setTimeout(r, 20)); return sent; }",
-        )
+        .eval(&format!(
+            "async () => {{ {SEND_SPY} window.fail(); \
+             while (sent.length < 2) await new Promise(r => setTimeout(r, 20)); return sent; }}"
+        ))
         .await;
     let sent = sent.as_array().unwrap();
     assert!(sent.iter().all(|m| m["type"] == "page-error"), "{sent:?}");
@@ -227,14 +229,12 @@ pub async fn without_verbose_a_page_sends_none_of_its_errors() {
     // The test's listeners come after the client's: once they have seen both errors, the client
     // has had both too.
     let sent: serde_json::Value = tab
-        .eval(
-            "async () => { const sent = []; const real = WebSocket.prototype.send; \
-             WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return real.call(this, d); }; \
-             let seen = 0; window.addEventListener('error', () => seen++); \
+        .eval(&format!(
+            "async () => {{ {SEND_SPY} let seen = 0; window.addEventListener('error', () => seen++); \
              window.addEventListener('unhandledrejection', () => seen++); \
              window.fail(); \
-             while (seen < 2) await new Promise(r => setTimeout(r, 20)); return sent; }",
-        )
+             while (seen < 2) await new Promise(r => setTimeout(r, 20)); return sent; }}"
+        ))
         .await;
     assert_eq!(sent, serde_json::json!([]), "nothing sent without -v");
     tab.close().await;

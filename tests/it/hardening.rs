@@ -172,14 +172,19 @@ async fn http11_without_host_is_a_400_and_http10_is_served() {
     assert!(r.contains(" 200 "), "{r}");
 }
 
+/// devserve over a folder whose `app.js` holds a secret.
+async fn secret_app() -> TestServer {
+    TestServer::start_with(&[], |root| {
+        std::fs::write(root.join("app.js"), "let secret = 1;").unwrap()
+    })
+    .await
+}
+
 /// Another site's `<script src>` (or image, or fetch) gets nothing; a navigation from another
 /// site, and any load from the same site (another port of localhost), are served.
 #[tokio::test]
 async fn cross_site_loads_of_the_served_files_are_refused() {
-    let s = TestServer::start_with(&[], |root| {
-        std::fs::write(root.join("app.js"), "let secret = 1;").unwrap()
-    })
-    .await;
+    let s = secret_app().await;
     let get = |site: &'static str, mode: &'static str, path: &'static str| {
         let url = s.url(path);
         async move {
@@ -259,10 +264,7 @@ async fn a_fifo_is_answered_at_once_and_never_waited_on() {
 /// back. And the refusal, with the headers as a browser's `<script src>` sends them.
 #[tokio::test]
 async fn without_sec_fetch_headers_the_answer_says_same_site_only() {
-    let s = TestServer::start_with(&[], |root| {
-        std::fs::write(root.join("app.js"), "let secret = 1;").unwrap()
-    })
-    .await;
+    let s = secret_app().await;
     // A phone on the LAN asking by the machine's address (served with --host 0.0.0.0).
     let r = raw_request(
         s.addr,
