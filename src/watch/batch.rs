@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RemoveKind, RenameMode};
 
+use super::aftermath::Aftermath;
+use super::guard::LoopGuard;
 use super::queue::{Msg, Receiver};
 use super::source::changes_layout;
 use super::tree::{Seen, Watching};
@@ -26,13 +28,6 @@ const BURST_EVENTS: usize = 32;
 const BURST_QUIET: Duration = Duration::from_millis(50);
 /// Quiet needed while the batch holds a file removed and not written again.
 const REMOVAL_QUIET: Duration = Duration::from_millis(300);
-/// A batch whose first change comes this soon after the previous batch went out, naming a file
-/// that batch named too, looks like a build writing into the served folder on every reload.
-const LOOP_GAP: Duration = Duration::from_millis(250);
-/// That many such batches in a row and the loop guard steps in.
-const LOOP_STREAK: u32 = 10;
-/// While it does, batches go out at most this often.
-const LOOP_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The batch being gathered.
 #[derive(Debug, Default)]
@@ -83,6 +78,11 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
     // When the last batch went out: a change right after it is a writer that paused, not a new
     // save, and the batch it starts waits as a burst does.
     let mut last_sent: Option<Instant> = None;
+    let mut aftermath = Aftermath::default();
+    // Files the last batch dropped as temporaries: created, and gone by the time it settled.
+    // A writer that paused between writing one and renaming it over its target sends the
+    // rename in the next batch, and the file that was never announced is not announced gone.
+    let mut temporaries: Vec<PathBuf> = Vec::new();
     loop {
         let quiet = writing.quiet(pending.len(), pending.awaits_replacements(), debounce);
         let due = if !pending.is_empty() {
@@ -103,6 +103,7 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
                 watching.keep_served(&dir);
                 continue;
             }
+            Ok(Msg::Event(kind, path)) if aftermath.covers(&kind, &path, Instant::now()) => continue,
             Ok(msg) => msg,
             Err(RecvTimeoutError::Timeout) if pending.is_empty() => {
                 // The burst that outran the cap has ended.
@@ -113,10 +114,12 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
             Err(RecvTimeoutError::Timeout) => {
                 let capped = first + BATCH_CAP < last + quiet;
                 let batch = std::mem::take(&mut pending);
+                let named: Vec<PathBuf> = batch.paths.keys().cloned().collect();
                 writing.events = 0;
                 // A batch sent at the cap is the middle of a burst, which goes on as one.
                 writing.burst = capped;
-                if let Some(batch) = watching.settle(batch.paths, batch.lost) {
+                temporaries.clear();
+                if let Some(batch) = watching.settle(batch.paths, batch.lost, &mut temporaries) {
                     if let Some(culprit) = guard.sent(&batch.paths, first, Instant::now()) {
                         tracing::warn!(
                             "{culprit} changes again right after every reload — is a build writing into the served \
@@ -125,6 +128,7 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
                     }
                     sink(WatchEvent::Batch(batch));
                     last_sent = Some(Instant::now());
+                    aftermath.sent(named, Instant::now());
                 }
                 outran = capped;
                 if !outran {
@@ -146,9 +150,13 @@ pub(super) fn batch_loop(watching: &Watching, rx: &Receiver, sink: &Sink, deboun
         let mut next = Some(msg);
         while let Some(msg) = next.take() {
             match msg {
+                Msg::Event(kind, path) if aftermath.covers(&kind, &path, Instant::now()) => {}
                 Msg::Event(kind, path) => {
                     if changes_layout(&kind) {
                         sink(WatchEvent::LayoutChanged);
+                    }
+                    if temporaries.contains(&path) {
+                        pending.paths.entry(path.clone()).or_default().created = true;
                     }
                     writing.note(kind, &path);
                     arrived.extend(record(&mut pending, watching, kind, path));
@@ -249,54 +257,6 @@ impl Writers {
             }
             _ => {}
         }
-    }
-}
-
-/// Notices a file that changes again right after every batch, as when a build writes into the
-/// served folder on every reload, and holds batches to one per [`LOOP_INTERVAL`] while it lasts.
-#[derive(Debug, Default)]
-struct LoopGuard {
-    last_paths: Vec<String>,
-    last_sent: Option<Instant>,
-    streak: u32,
-    limiting: bool,
-}
-
-impl LoopGuard {
-    /// The earliest a batch may go out now.
-    fn earliest(&self) -> Option<Instant> {
-        self.last_sent
-            .filter(|_| self.limiting)
-            .map(|t| t + LOOP_INTERVAL)
-    }
-
-    /// Records a batch sent at `now` whose first change came at `first`; returns the culprit the
-    /// first time the guard steps in.
-    fn sent(&mut self, paths: &[String], first: Instant, now: Instant) -> Option<String> {
-        let quick = self
-            .last_sent
-            .is_some_and(|t| first.saturating_duration_since(t) < LOOP_GAP);
-        let again = paths.iter().find(|p| self.last_paths.contains(p)).cloned();
-        let mut culprit = None;
-        match again {
-            Some(path) if quick => {
-                self.streak += 1;
-                if self.streak >= LOOP_STREAK && !self.limiting {
-                    self.limiting = true;
-                    culprit = Some(path);
-                }
-            }
-            _ => {
-                if self.limiting {
-                    tracing::info!("the repeated changes stopped; reloading at full speed again");
-                }
-                self.streak = 0;
-                self.limiting = false;
-            }
-        }
-        self.last_paths = paths.to_vec();
-        self.last_sent = Some(now);
-        culprit
     }
 }
 
@@ -413,33 +373,65 @@ mod tests {
         );
     }
 
+    /// A writer pauses between closing its temporary and renaming it over the page, long enough
+    /// for the batch to be taken, and the rename lands before that batch settles: the temporary
+    /// is dropped, and in the next batch its rename away is not announced as a removal.
     #[test]
-    fn loop_guard_steps_in_after_a_streak_and_steps_out_after_a_pause() {
-        let mut guard = LoopGuard::default();
-        let t0 = Instant::now();
-        let paths = vec!["/out.js".to_string()];
-        let ms = |n: u64| t0 + Duration::from_millis(n);
-        let mut culprit = None;
-        for i in 0..=LOOP_STREAK as u64 {
-            // Each batch's first change comes 50 ms after the previous batch went out.
-            culprit = culprit.or(guard.sent(&paths, ms(i * 100 + 50), ms(i * 100 + 60)));
+    fn a_temporary_renamed_after_its_batch_is_never_announced() {
+        use super::super::ignore::Ignorer;
+        use super::super::queue::queue;
+        use super::super::tree::start_watching;
+        use std::sync::{mpsc, Arc};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (page, tmp) = (root.join("index.html"), root.join("index.html.tmp.0"));
+        std::fs::write(&page, "v1").unwrap();
+        // The watches' own events go nowhere: this test sends the batcher its events itself.
+        let (watch_tx, _watch_rx) = queue();
+        let ignorer = Arc::new(Ignorer::new(&root, &[]).unwrap());
+        let overflow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watching = start_watching(root.clone(), Vec::new(), ignorer, watch_tx, overflow, None).unwrap();
+        let (tx, rx) = queue();
+        let (out_tx, out_rx) = mpsc::channel();
+        let sink: Sink = Arc::new(move |event| {
+            let _ = out_tx.send(match event {
+                WatchEvent::Batch(batch) => Some(batch.paths),
+                WatchEvent::Settled => None,
+                _ => return,
+            });
+        });
+        let batcher = std::thread::spawn(move || batch_loop(&watching, &rx, &sink, Duration::from_millis(2)));
+        let wait = || {
+            out_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the batcher answers")
+        };
+        // Written, closed — and already renamed over the page when the batch settles.
+        std::fs::write(&page, "v2").unwrap();
+        tx.event(EventKind::Create(CreateKind::File), tmp.clone());
+        tx.event(
+            EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)),
+            tmp.clone(),
+        );
+        tx.event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            tmp.clone(),
+        );
+        assert_eq!(wait(), None, "the temporary alone: nothing to announce");
+        for (mode, path) in [
+            (RenameMode::From, &tmp),
+            (RenameMode::To, &page),
+            (RenameMode::Both, &tmp),
+            (RenameMode::Both, &page),
+        ] {
+            tx.event(EventKind::Modify(ModifyKind::Name(mode)), path.clone());
         }
-        assert_eq!(culprit.as_deref(), Some("/out.js"));
-        assert!(guard.earliest().is_some());
-        // A change long after: a person saving, not a loop.
-        assert_eq!(guard.sent(&paths, ms(60_000), ms(60_010)), None);
-        assert!(guard.earliest().is_none());
-    }
-
-    #[test]
-    fn loop_guard_leaves_a_person_saving_often_alone() {
-        let mut guard = LoopGuard::default();
-        let t0 = Instant::now();
-        let paths = vec!["/index.html".to_string()];
-        for i in 0..20u64 {
-            let at = t0 + Duration::from_millis(i * 1500);
-            assert_eq!(guard.sent(&paths, at, at + Duration::from_millis(12)), None);
-        }
-        assert!(guard.earliest().is_none());
+        assert_eq!(
+            wait(),
+            Some(vec!["/index.html".to_string()]),
+            "the page, and only the page"
+        );
+        tx.stop();
+        batcher.join().unwrap();
     }
 }

@@ -18,10 +18,14 @@
 //!
 //! - [`source`]: the OS watcher or the poller ([`poll`]), and which events count.
 //! - [`queue`]: the bounded way from their thread to the batcher.
-//! - [`batch`]: gathering events into batches; [`tree`]: the watches and settling a batch.
+//! - [`batch`]: gathering events into batches; [`tree`]: the watches and settling a batch;
+//!   [`aftermath`]: the attribute change a writer makes after its close, not a second save;
+//!   [`guard`]: a build that writes on every reload, held to two batches a second.
 //! - [`ignore`]: which paths are noise; [`mounts`]: which file systems send no events.
 
+mod aftermath;
 mod batch;
+mod guard;
 mod ignore;
 mod mounts;
 mod poll;

@@ -260,8 +260,15 @@ impl Watching {
         base_for(&self.root, &self.extra, path)
     }
 
-    /// Turns the paths seen in one batch into what the tabs are told, or nothing.
-    pub(super) fn settle(&self, paths: BTreeMap<PathBuf, Seen>, lost: bool) -> Option<Batch> {
+    /// Turns the paths seen in one batch into what the tabs are told, or nothing. Files created
+    /// in the batch and gone again are dropped, and added to `temporaries`: their last events
+    /// (an atomic save renaming one over its target) may come in the next batch.
+    pub(super) fn settle(
+        &self,
+        paths: BTreeMap<PathBuf, Seen>,
+        lost: bool,
+        temporaries: &mut Vec<PathBuf>,
+    ) -> Option<Batch> {
         if self.out_of_watches.swap(false, Ordering::Relaxed) {
             self.fall_back_to_polling();
         }
@@ -276,7 +283,8 @@ impl Watching {
         for (path, seen) in paths {
             let meta = std::fs::symlink_metadata(&path).ok();
             if seen.created && meta.is_none() {
-                continue; // a temporary that came and went: an editor's or a build's
+                temporaries.push(path); // a temporary that came and went: an editor's or a build's
+                continue;
             }
             if path == self.root {
                 if meta.is_some() && seen.arrived {
@@ -384,7 +392,7 @@ mod tests {
         while rx.try_next().is_some() {}
         overflow.store(true, Ordering::Relaxed);
         let batch = watching
-            .settle(BTreeMap::new(), false)
+            .settle(BTreeMap::new(), false, &mut Vec::new())
             .expect("a batch after an overflow");
         assert!(batch.reload);
         assert!(batch.all, "no tab can tell what the lost events named");
@@ -418,7 +426,7 @@ mod tests {
         let watching = start_watching(root.clone(), extra, ignorer, tx, overflow, None).unwrap();
         let mut paths = BTreeMap::new();
         paths.insert(root.join("b.html"), Seen::default());
-        let batch = watching.settle(paths, false).expect("a batch");
+        let batch = watching.settle(paths, false, &mut Vec::new()).expect("a batch");
         assert_eq!(batch.paths, ["/b.html"]);
         assert!(
             batch.reload && !batch.all,
@@ -427,7 +435,7 @@ mod tests {
         let mut paths = BTreeMap::new();
         paths.insert(root.join("b.html"), Seen::default());
         paths.insert(outside.join("base.tpl"), Seen::default());
-        let batch = watching.settle(paths, false).expect("a batch");
+        let batch = watching.settle(paths, false, &mut Vec::new()).expect("a batch");
         assert_eq!(batch.paths, ["/b.html"]);
         assert!(
             batch.reload && batch.all,

@@ -24,6 +24,49 @@ async fn atomic_rename_save_is_exactly_one_change_and_the_file_stays_watched() {
     }
 }
 
+/// sass, `cp -p` and `rsync -t` set a file's times after closing it: part of that save, not a
+/// second one. Times set on their own, with no save just before, are still a change.
+#[tokio::test]
+async fn times_set_right_after_a_save_are_part_of_it_and_alone_are_a_change() {
+    let s = TestServer::start_with(&[], |root| fs::write(root.join("style.css"), "a{}").unwrap()).await;
+    let mut tab = s.tab().await;
+    // Both times, by path, as sass and `cp -p` set them (nothing opened, nothing written).
+    let set_times = |secs: i64| {
+        let at = rustix::fs::Timespec {
+            tv_sec: secs,
+            tv_nsec: 0,
+        };
+        let times = rustix::fs::Timestamps {
+            last_access: at,
+            last_modification: at,
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            s.path("style.css"),
+            &times,
+            rustix::fs::AtFlags::empty(),
+        )
+        .unwrap();
+    };
+    set_times(1_000_000_000);
+    assert_eq!(tab.updated().await.1, vec!["/style.css"], "a touch alone");
+    fs::write(s.path("style.css"), "b{}").unwrap();
+    assert_eq!(tab.updated().await.1, vec!["/style.css"], "the save");
+    let heard = std::time::Instant::now();
+    set_times(1_100_000_000);
+    let late = heard.elapsed();
+    let rest = tab.updates_until(&s, "/marker.txt").await;
+    // Within the 250 ms the times belong to the save; a machine too slow to set them in time
+    // proves nothing either way.
+    if late < std::time::Duration::from_millis(150) {
+        assert_eq!(
+            rest,
+            vec![(vec!["/marker.txt".to_string()], true)],
+            "set {late:?} after"
+        );
+    }
+}
+
 #[tokio::test]
 async fn vim_style_save_renames_the_original_away_and_writes_anew() {
     let s = TestServer::start_with(&[], |root| fs::write(root.join("site.css"), "a{}").unwrap()).await;
