@@ -148,6 +148,10 @@ pub(crate) fn spawn(
     let (tx, rx) = queue::queue();
     let handle = WatchHandle { tx: tx.clone() };
     tracker.spawn(async move {
+        // Dropped with this task — on shutdown, or with a runtime that goes away without one (an
+        // app embedding the layer, a test's runtime): the batcher's thread stops, and with it
+        // the OS watch it holds (an inotify instance: 128 per user by default).
+        let _stop = StopOnDrop(tx.clone());
         let not_watching = |why: String| {
             tracing::error!("{why}; serving without live reload");
             sink(WatchEvent::Ready { coverage: None });
@@ -218,4 +222,60 @@ pub(crate) fn spawn(
         }
     });
     handle
+}
+
+/// Tells the batcher to stop when dropped.
+struct StopOnDrop(queue::Sender);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// The runtime running the watcher goes away without a shutdown, as a test's or an embedding
+    /// app's does: the batcher's thread ends and lets go of the sink (and of the OS watch).
+    #[test]
+    fn a_runtime_dropped_without_shutdown_stops_the_watcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let sink: Sink = Arc::new(move |event| {
+            if let WatchEvent::Ready { coverage } = event {
+                let _ = tx.send(coverage.is_some());
+            }
+        });
+        let options = WatchOptions {
+            root: dir.path().canonicalize().unwrap(),
+            extra: Vec::new(),
+            ignore: Vec::new(),
+            debounce: Duration::from_millis(2),
+            poll: None,
+            served: false,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let tracker = TaskTracker::new();
+        let rx = runtime.block_on(async {
+            spawn(options, sink, CancellationToken::new(), &tracker);
+            let (ready, rx) =
+                tokio::task::spawn_blocking(move || (rx.recv_timeout(Duration::from_secs(10)), rx))
+                    .await
+                    .unwrap();
+            assert_eq!(ready, Ok(true), "watching with OS events");
+            rx
+        });
+        drop(runtime);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Err(mpsc::RecvTimeoutError::Disconnected),
+            "every copy of the sink dropped: the batcher's thread has ended"
+        );
+    }
 }
