@@ -49,6 +49,12 @@ const MAX_IDLE: usize = 64;
 /// An idle connection older than this is closed rather than used (hyper-util's default is 90 s;
 /// Node's servers close theirs after 5 s, and the close is read as the connection is taken).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most a backend connection reads at once. hyper's own bound (about 408 KiB) is above the
+/// 256 KiB at which the binary has glibc map and unmap a block (see `tuning.rs`), and hyper
+/// allocates a fresh read buffer after every piece of body it hands on: a 1 MiB answer cost two
+/// or three fresh mappings, and 194 page faults, per request. Below the threshold the buffers
+/// come from the heap and are used again.
+const READ_BUF_MAX: usize = 64 * 1024;
 
 type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
 
@@ -169,7 +175,11 @@ impl Pool {
             .call(uri)
             .await
             .map_err(|_| Failed::Connect)?;
-        let (sender, conn) = http1::handshake(io).await.map_err(Failed::Http)?;
+        let (sender, conn) = http1::Builder::new()
+            .max_buf_size(READ_BUF_MAX)
+            .handshake(io)
+            .await
+            .map_err(Failed::Http)?;
         let mut conn = Conn {
             sender,
             conn: Some(conn),
