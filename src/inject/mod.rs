@@ -224,14 +224,13 @@ pub(crate) fn already_injected(html: &[u8]) -> bool {
 
 /// True when a response's `Content-Type` is HTML (`text/html`, with or without parameters).
 pub(crate) fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("text/html")
-        })
-        .unwrap_or(false)
+    // On the bytes: asked of every proxied answer, and a check of the whole value as text
+    // costs more than the comparison.
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let bytes = v.as_bytes();
+        let essence = bytes.split(|&b| b == b';').next().unwrap_or_default();
+        essence.trim_ascii().eq_ignore_ascii_case(b"text/html")
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -327,6 +326,15 @@ mod tests {
         assert!(is_html(&h));
         h.insert(header::CONTENT_TYPE, "text/htmlx".parse().unwrap());
         assert!(!is_html(&h));
+        h.insert(header::CONTENT_TYPE, " text/html ;charset=utf-8".parse().unwrap());
+        assert!(is_html(&h), "spaces around the essence");
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(!is_html(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_bytes(b"text/html; charset=\xe9").unwrap(),
+        );
+        assert!(is_html(&h), "a parameter that is not ASCII");
     }
 
     /// A page declared UTF-16 by its `Content-Type`, without a byte-order mark, whose text does

@@ -2,15 +2,13 @@
 //! with a timeout, and the answer passed back streamed — or read whole and injected when it is a
 //! page.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 
-use super::headers::{is_upgrade, set_forwarded, strip_hop_by_hop};
+use super::headers::{is_upgrade, set_forwarded, strip_hop_by_hop, ForwardedFor};
 use super::pool::Failed;
 use super::rule::ProxyRule;
 use super::{bad_gateway, gateway_timeout, root_cause, Proxy};
@@ -26,7 +24,7 @@ pub(super) async fn forward(
     proxy: &Proxy,
     rule: &ProxyRule,
     req: Request,
-    peer: Option<SocketAddr>,
+    peer: Option<&ForwardedFor>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let page_headers = page_headers(&parts.headers);
@@ -66,16 +64,22 @@ pub(super) async fn forward(
         headers.insert(header::HOST, host.clone());
     }
     let secure = parts.extensions.get::<OverTls>().is_some();
-    set_forwarded(headers, peer.map(|p| p.ip()), original_host, secure);
+    set_forwarded(headers, peer, original_host, secure);
     // The backend is spoken to in HTTP/1.1, whatever the browser spoke (HTTP/2 over TLS).
     parts.version = axum::http::Version::HTTP_11;
     if injecting {
         // The page is read whole and injected: ask for it plain and whole, never a 304 for a
         // copy that carries another run's token.
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        headers.remove(header::IF_NONE_MATCH);
-        headers.remove(header::IF_MODIFIED_SINCE);
-        headers.remove(header::RANGE);
+        // Removed only when there: a removal hashes its name, and most requests carry none.
+        let conditional = headers
+            .keys()
+            .any(|n| n == header::IF_NONE_MATCH || n == header::IF_MODIFIED_SINCE || n == header::RANGE);
+        if conditional {
+            headers.remove(header::IF_NONE_MATCH);
+            headers.remove(header::IF_MODIFIED_SINCE);
+            headers.remove(header::RANGE);
+        }
     }
 
     if !proxy.backend_is_ready().await {

@@ -15,7 +15,6 @@ pub(crate) mod rule;
 mod tls;
 mod tunnel;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +32,9 @@ use crate::inject::ClientTag;
 use crate::reload::protocol::RESERVED_PREFIX;
 use crate::web::pages::render;
 use crate::web::Page;
+pub(crate) use headers::ForwardedFor;
 use resolve::LoopbackResolver;
-use rule::ProxyRule;
+pub(crate) use rule::ProxyRule;
 
 /// How long to wait for a backend to accept a connection (a refused one fails at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -167,7 +167,12 @@ impl Proxy {
 
     /// Forwards one request under `rule` (HTTP or a WebSocket upgrade) and returns the backend's
     /// answer, or devserve's 502/504 page. `peer` is the client, for `X-Forwarded-For`.
-    pub(crate) async fn forward(&self, rule: &ProxyRule, req: Request, peer: Option<SocketAddr>) -> Response {
+    pub(crate) async fn forward(
+        &self,
+        rule: &ProxyRule,
+        req: Request,
+        peer: Option<&ForwardedFor>,
+    ) -> Response {
         forward::forward(self, rule, req, peer).await
     }
 }

@@ -25,7 +25,7 @@ use tower_http::set_header::SetResponseHeader;
 
 use crate::error::ServeError;
 use crate::files::FileService;
-use crate::proxy::Proxy;
+use crate::proxy::{ForwardedFor, Proxy, ProxyRule};
 use crate::reload::protocol::RESERVED_PREFIX;
 use crate::security::refuse_foreign_host;
 use crate::serve::headers::Added;
@@ -49,7 +49,7 @@ pub(crate) struct App {
     /// `--header`, `--isolated`, `--cors`.
     added: Added,
     /// The connection's peer, for the proxy's `X-Forwarded-For`.
-    peer: Option<SocketAddr>,
+    peer: Option<ForwardedFor>,
 }
 
 impl App {
@@ -98,9 +98,10 @@ impl Service<Request> for App {
             return self.dispatch(req).0;
         }
         let (method, path, started) = (req.method().clone(), req.uri().path().to_owned(), Instant::now());
-        let (answer, backend) = self.dispatch(req);
+        let (answer, rule) = self.dispatch(req);
         Box::pin(async move {
             let response = answer.await?;
+            let backend = rule.map(|rule| rule.target.authority());
             log_request(&method, &path, &response, backend.as_deref(), started.elapsed());
             Ok(response)
         })
@@ -108,8 +109,8 @@ impl Service<Request> for App {
 }
 
 impl App {
-    /// The answer to one request, and the backend it goes to, if any.
-    fn dispatch(&mut self, req: Request) -> (<Self as Service<Request>>::Future, Option<String>) {
+    /// The answer to one request, and the proxy rule it goes out by, if any.
+    fn dispatch(&mut self, req: Request) -> (<Self as Service<Request>>::Future, Option<Arc<ProxyRule>>) {
         let head = req.method() == Method::HEAD;
         if let Some(refused) =
             refuse_foreign_host(req.headers(), &self.allowed_hosts).or_else(|| refuse_malformed(&req))
@@ -119,11 +120,10 @@ impl App {
         }
         let path = req.uri().path();
         if let Some(rule) = self.proxy.route(path).cloned() {
-            let backend = rule.target.authority();
-            let (proxy, peer) = (self.proxy.clone(), self.peer);
+            let (proxy, peer, routed) = (self.proxy.clone(), self.peer.clone(), rule.clone());
             return (
-                Box::pin(async move { Ok(proxy.forward(&rule, req, peer).await) }),
-                Some(backend),
+                Box::pin(async move { Ok(proxy.forward(&rule, req, peer.as_ref()).await) }),
+                Some(routed),
             );
         }
         // From here on, devserve's own answers.
@@ -203,7 +203,6 @@ fn log_request(method: &Method, path: &str, response: &Response, backend: Option
 }
 
 impl App {
-    /// The application for one connection from `peer`.
     /// The answer to a plain-HTTP request on the HTTPS port: a redirect to the same URL over
     /// HTTPS, for a Host this server answers to.
     pub(crate) fn to_https<B>(&self, req: &axum::http::Request<B>) -> Response {
@@ -233,9 +232,10 @@ impl App {
         response
     }
 
+    /// The application for one connection from `peer`.
     pub(crate) fn for_peer(self, peer: SocketAddr) -> Served {
         App {
-            peer: Some(peer),
+            peer: Some(ForwardedFor::new(peer.ip())),
             ..self
         }
         .served()
