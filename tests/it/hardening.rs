@@ -391,12 +391,7 @@ async fn a_backend_status_no_client_knows_or_an_unasked_switch_is_a_502() {
 /// A client's `Forwarded` and `X-Real-IP` never reach it.
 #[tokio::test]
 async fn the_proxy_passes_no_other_upgrade_and_no_claims_about_the_client() {
-    let backend = Backend::start(crate::proxy::test_backend()).await;
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
-    ])
-    .await;
+    let (_backend, s) = api_behind_devserve().await;
     let r = raw_request(
         s.addr,
         "GET /api/headers HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n\
@@ -420,12 +415,7 @@ async fn the_proxy_passes_no_other_upgrade_and_no_claims_about_the_client() {
 /// appended last: what the backend trusts (the last hop) is devserve's word, not the client's.
 #[tokio::test]
 async fn a_clients_forwarded_for_is_kept_and_the_real_peer_appended() {
-    let backend = Backend::start(crate::proxy::test_backend()).await;
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
-    ])
-    .await;
+    let (_backend, s) = api_behind_devserve().await;
     let r = raw_request(
         s.addr,
         "GET /api/headers HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 10.0.0.9\r\n\
@@ -520,12 +510,7 @@ async fn hop_by_hop_headers_of_a_backends_switch_do_not_reach_the_client() {
 /// A client whose chunked body is malformed is told so (400), and the backend is not blamed.
 #[tokio::test]
 async fn a_malformed_chunked_body_is_the_clients_fault() {
-    let backend = Backend::start(crate::proxy::test_backend()).await;
-    let s = TestServer::start(&[
-        "--proxy",
-        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
-    ])
-    .await;
+    let (_backend, s) = api_behind_devserve().await;
     let r = raw_request(
         s.addr,
         "POST /api/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
@@ -605,4 +590,16 @@ async fn malformed_header_values_never_take_the_server_down() {
         }
     }
     assert_eq!(s.get("/a.txt").await.text().await.unwrap(), "a", "still serving");
+}
+
+/// The test backend, and devserve in front of it with `--proxy /api=…`. Both are kept running
+/// while the pair is held.
+async fn api_behind_devserve() -> (Backend, TestServer) {
+    let backend = Backend::start(crate::proxy::test_backend()).await;
+    let s = TestServer::start(&[
+        "--proxy",
+        &format!("/api=http://127.0.0.1:{}", backend.addr.port()),
+    ])
+    .await;
+    (backend, s)
 }
