@@ -194,6 +194,11 @@ impl Stream {
         &self.io
     }
 
+    /// The TCP stream alone, for a connection that will send no more files (a tunnel).
+    pub(crate) fn into_tcp(self) -> TcpStream {
+        self.io
+    }
+
     #[cfg(target_os = "linux")]
     fn poll_write_linux(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let found = bufs

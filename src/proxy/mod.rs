@@ -35,6 +35,7 @@ use crate::web::Page;
 pub(crate) use headers::ForwardedFor;
 use resolve::LoopbackResolver;
 pub(crate) use rule::ProxyRule;
+pub(crate) use tunnel::{Plain, PlainClient};
 
 /// How long to wait for a backend to accept a connection (a refused one fails at once).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -56,6 +57,9 @@ pub(crate) struct Proxy {
     /// With `--run`: what the backend is doing. Requests wait while it starts (bounded by the
     /// timeout), and tunnels to the old process are closed with 1012 (service restart).
     backend_ready: Option<watch::Receiver<Backend>>,
+    /// Takes a client's plain socket out of its upgraded connection, so that a tunnel copies
+    /// between sockets (the serving side knows what its connections are).
+    plain_client: PlainClient,
     /// Told of each request a backend refused (it is down), so that the tabs that asked are
     /// reloaded once it is back.
     down: Option<mpsc::Sender<Refused>>,
@@ -114,6 +118,7 @@ impl Proxy {
             shutdown,
             tracker,
             backend_ready: None,
+            plain_client: tunnel::no_plain_client,
             down: None,
         })
     }
@@ -134,6 +139,12 @@ impl Proxy {
                 path: path.to_string(),
             });
         }
+    }
+
+    /// Has tunnels take a client's plain socket out with `plain`.
+    pub(crate) fn with_plain_clients(mut self, plain: PlainClient) -> Self {
+        self.plain_client = plain;
+        self
     }
 
     /// Waits for `ready` before forwarding (with `--run`).

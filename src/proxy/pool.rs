@@ -56,7 +56,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// come from the heap and are used again.
 const READ_BUF_MAX: usize = 64 * 1024;
 
-type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
+pub(super) type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 /// The keep-alive connections to every backend, and the connector that opens new ones.
 pub(super) struct Pool {

@@ -83,3 +83,15 @@ pub(crate) async fn serve(
         });
     }
 }
+
+/// The plain socket under an upgraded connection this module served, with what hyper had read
+/// from it past the request; an HTTPS connection is given back.
+pub(super) fn plain_client(
+    client: hyper::upgrade::Upgraded,
+) -> Result<crate::proxy::Plain<tokio::net::TcpStream>, hyper::upgrade::Upgraded> {
+    let parts = client.downcast::<TokioIo<sendfile::Stream>>()?;
+    Ok(crate::proxy::Plain::new(
+        parts.io.into_inner().into_tcp(),
+        parts.read_buf,
+    ))
+}

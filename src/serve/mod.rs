@@ -124,7 +124,8 @@ pub async fn run(
         shutdown.clone(),
         tracker.clone(),
     )?
-    .waiting_for(config.run.is_some().then_some(backend_ready));
+    .waiting_for(config.run.is_some().then_some(backend_ready))
+    .with_plain_clients(connections::plain_client);
     let (down_tx, down) = tokio::sync::mpsc::channel(64);
     let proxy = if config.reload {
         tokio::spawn(reload_when_back(down, hub.clone(), shutdown.clone()));

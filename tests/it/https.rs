@@ -255,6 +255,43 @@ async fn proxied_requests_over_http2_reach_the_backend() {
     assert_eq!(r.text().await.unwrap(), "https");
 }
 
+/// A WebSocket to a plain backend, opened over `wss:` to devserve's HTTPS, is tunnelled (the
+/// client's side stays TLS: only a plain socket is copied from directly).
+#[tokio::test]
+async fn a_proxied_websocket_works_over_wss() {
+    use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
+    let backend = Backend::start(axum::Router::new().route(
+        "/ws",
+        get(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket| async move {
+                while let Some(Ok(WsMessage::Text(text))) = socket.recv().await {
+                    let _ = socket.send(WsMessage::Text(format!("echo {text}").into())).await;
+                }
+            })
+        }),
+    ))
+    .await;
+    let rule = format!("/ws=http://{}", backend.addr);
+    let s = TestServer::start_https(&["--proxy", &rule], |_| {}).await;
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls_config(&s));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let wss = format!("wss://localhost:{}/ws", s.addr.port());
+    let (mut ws, _) = tokio_tungstenite::client_async(wss, tls).await.unwrap();
+    for text in ["one", "two"] {
+        futures_util::SinkExt::send(&mut ws, Message::Text(text.into()))
+            .await
+            .unwrap();
+        let echoed = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed, Message::Text(format!("echo {text}").into()));
+    }
+}
+
 /// An axum app served over TLS with a self-signed certificate, as a backend run with its own
 /// HTTPS would be.
 struct TlsBackend {

@@ -162,6 +162,74 @@ async fn websocket_echo_through_proxy_ws() {
     let _tab = s.tab().await;
 }
 
+/// What either side sends in the same write as the upgrade (a client's first frame right behind
+/// its request, a backend's right behind its `101`) passes first, whole, before anything else.
+#[tokio::test]
+async fn bytes_sent_together_with_the_upgrade_pass_both_ways() {
+    use std::io::{Read, Write};
+    /// Reads until `got` holds a head and `more` bytes after it; returns what follows the head.
+    fn read_past_head(c: &mut std::net::TcpStream, more: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                if got.len() >= end + 4 + more {
+                    return got.split_off(end + 4);
+                }
+            }
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = listener.local_addr().unwrap();
+    let heard = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let early = read_past_head(&mut c, 0);
+        c.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nbackend-first",
+        )
+        .unwrap();
+        let mut rest = early;
+        let mut buf = [0u8; 64];
+        while rest.len() < b"client-first, client-next".len() {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&rest));
+            rest.extend_from_slice(&buf[..n]);
+        }
+        c.write_all(b", backend-next").unwrap();
+        rest
+    });
+    let s = TestServer::start(&["--proxy", &format!("/ws=http://{backend}")]).await;
+    let addr = s.addr;
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nclient-first",
+        )
+        .unwrap();
+        let mut seen = read_past_head(&mut c, b"backend-first".len());
+        c.write_all(b", client-next").unwrap();
+        let mut buf = [0u8; 64];
+        while seen.len() < b"backend-first, backend-next".len() {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&seen), "backend-first, backend-next");
+    let heard = heard.join().unwrap();
+    assert_eq!(String::from_utf8_lossy(&heard), "client-first, client-next");
+}
+
 #[tokio::test]
 async fn subprotocol_chosen_by_the_backend_passes_through() {
     let backend = Backend::start(test_backend()).await;
