@@ -156,13 +156,20 @@ async fn splice<C, B>(
     B: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut client, mut backend) = (client, backend);
-    /// What hyper read past the request and past the answer goes first.
+    /// What hyper read past the request and past the answer goes first, and is then let go: it
+    /// is a slice of hyper's read buffer, which would otherwise stay for the tunnel's life.
     async fn copy(
         client: &mut Plain<impl AsyncRead + AsyncWrite + Unpin>,
         backend: &mut Plain<impl AsyncRead + AsyncWrite + Unpin>,
     ) -> std::io::Result<(u64, u64)> {
-        backend.socket.write_all(&client.read).await?;
-        client.socket.write_all(&backend.read).await?;
+        backend
+            .socket
+            .write_all(&std::mem::take(&mut client.read))
+            .await?;
+        client
+            .socket
+            .write_all(&std::mem::take(&mut backend.read))
+            .await?;
         tokio::io::copy_bidirectional(&mut client.socket, &mut backend.socket).await
     }
     let (mut stop_tx, stop) = oneshot::channel();
