@@ -30,10 +30,13 @@ const LATENCY_REQUESTS: usize = 600;
 const RATE: f64 = 300.0;
 /// WebSocket round trips per sample set, and messages through one tunnel.
 const ROUND_TRIPS: usize = 1000;
+/// About 60 ms of streaming. 300,000 (a second) was tried: every tool's rate rose to ~780k/s,
+/// but the rounds' other rows swung several times wider (direct p99 0.2 → 2–4 ms) afterwards.
 const STREAMED: usize = 20_000;
 const IDLE_SOCKETS: usize = 1000;
-/// Requests counted instruction by instruction (see [`instructions`]).
+/// Requests, and WebSocket round trips, counted instruction by instruction (see [`instructions`]).
 const COUNTED_REQUESTS: usize = 2000;
+const COUNTED_ROUND_TRIPS: usize = 4000;
 
 /// What a request goes through.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,6 +99,17 @@ pub struct ProxyRow {
     idle_mib: Option<f64>,
     /// Instructions per small request, counted by callgrind.
     instructions: Option<f64>,
+    /// Instructions per WebSocket round trip, counted by callgrind.
+    ws_instructions: Option<f64>,
+}
+
+/// What [`instructions`] counts.
+#[derive(Clone, Copy)]
+enum Counted {
+    /// Small requests on one keep-alive connection.
+    Requests,
+    /// Round trips of a small message through one WebSocket.
+    RoundTrips,
 }
 
 /// The backend: a small JSON answer, 1 MiB, and a WebSocket that echoes; on a runtime of its own
@@ -265,7 +279,7 @@ fn requests(addr: SocketAddr, n: usize, rate: Option<f64>) -> Vec<f64> {
 /// the requests. A count, not a time: it does not move with the machine's load. nginx runs as one
 /// process for it (`master_process off`); Vite is not counted (Node's JIT compiles as it goes,
 /// and under valgrind runs too slowly to be representative).
-async fn instructions(via: Via, backend: SocketAddr, dir: &Path) -> Option<f64> {
+async fn instructions(via: Via, backend: SocketAddr, dir: &Path, counted: Counted) -> Option<f64> {
     if !matches!(via, Via::Devserve | Via::Baseline | Via::Nginx) {
         return None;
     }
@@ -274,8 +288,12 @@ async fn instructions(via: Via, backend: SocketAddr, dir: &Path) -> Option<f64> 
         eprintln!("   valgrind is not installed: no instruction counts (apt-get install valgrind)");
         return None;
     }
+    let units = match counted {
+        Counted::Requests => COUNTED_REQUESTS,
+        Counted::RoundTrips => COUNTED_ROUND_TRIPS,
+    };
     let mut totals = Vec::new();
-    for n in [0, COUNTED_REQUESTS] {
+    for n in [0, units] {
         let port = free_port();
         let (cmd, conf) = command(via, backend, dir, port)?;
         if let Some(conf) = &conf {
@@ -299,9 +317,17 @@ async fn instructions(via: Via, backend: SocketAddr, dir: &Path) -> Option<f64> 
         under.arg(cmd.get_program()).args(cmd.get_args());
         let mut run = super::start_command(under, port, conf, via.name()).await;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        tokio::task::spawn_blocking(move || requests(addr, n, None))
-            .await
-            .unwrap();
+        match counted {
+            Counted::Requests => {
+                tokio::task::spawn_blocking(move || requests(addr, n, None))
+                    .await
+                    .unwrap();
+            }
+            // One round trip in both runs, so that the difference holds no handshake.
+            Counted::RoundTrips => {
+                round_trips(addr, n + 1).await;
+            }
+        }
         unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(60);
         while run.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
@@ -317,7 +343,7 @@ async fn instructions(via: Via, backend: SocketAddr, dir: &Path) -> Option<f64> 
             .ok()?;
         totals.push(total);
     }
-    Some((totals[1] - totals[0]) / COUNTED_REQUESTS as f64)
+    Some((totals[1] - totals[0]) / units as f64)
 }
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -326,8 +352,10 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// WebSocket round trips (ms each), then messages a second streamed through one connection.
-async fn websocket(addr: SocketAddr) -> (Vec<f64>, f64) {
+/// A WebSocket through `addr` to the backend's echo.
+async fn ws_connect(
+    addr: SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(10),
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws")),
@@ -335,12 +363,22 @@ async fn websocket(addr: SocketAddr) -> (Vec<f64>, f64) {
     .await
     .expect("connect in time")
     .expect("upgraded");
-    let (mut tx, mut rx) = ws.split();
-    let message = "a chat message: {\"room\":\"lobby\"}";
-    let mut rtts = Vec::with_capacity(ROUND_TRIPS);
-    for _ in 0..ROUND_TRIPS {
+    ws
+}
+
+const CHAT_MESSAGE: &str = "a chat message: {\"room\":\"lobby\"}";
+
+/// Sends a message and waits for its echo, `n` times, timing each (ms).
+async fn timed_round_trips<S, R>(tx: &mut S, rx: &mut R, n: usize) -> Vec<f64>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::fmt::Debug,
+    R: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut rtts = Vec::with_capacity(n);
+    for _ in 0..n {
         let sent = Instant::now();
-        tx.send(Message::Text(message.into())).await.unwrap();
+        tx.send(Message::Text(CHAT_MESSAGE.into())).await.unwrap();
         loop {
             match tokio::time::timeout(Duration::from_secs(10), rx.next()).await {
                 Ok(Some(Ok(Message::Text(_)))) => break,
@@ -350,6 +388,20 @@ async fn websocket(addr: SocketAddr) -> (Vec<f64>, f64) {
         }
         rtts.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
+    rtts
+}
+
+/// `n` round trips through one WebSocket through `addr`.
+async fn round_trips(addr: SocketAddr, n: usize) {
+    let (mut tx, mut rx) = ws_connect(addr).await.split();
+    timed_round_trips(&mut tx, &mut rx, n).await;
+}
+
+/// WebSocket round trips (ms each), then messages a second streamed through one connection.
+async fn websocket(addr: SocketAddr) -> (Vec<f64>, f64) {
+    let (mut tx, mut rx) = ws_connect(addr).await.split();
+    let message = CHAT_MESSAGE;
+    let rtts = timed_round_trips(&mut tx, &mut rx, ROUND_TRIPS).await;
     let started = Instant::now();
     let writer = tokio::spawn(async move {
         for _ in 0..STREAMED {
@@ -449,7 +501,8 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
             Some(run) => Some(idle_sockets(run).await),
             None => None,
         };
-        let instructions = instructions(via, backend, dir.path()).await;
+        let ws_instructions = instructions(via, backend, dir.path(), Counted::RoundTrips).await;
+        let instructions = instructions(via, backend, dir.path(), Counted::Requests).await;
         let row = ProxyRow {
             name: via.name(),
             small_rps: spread(&small[i]),
@@ -462,6 +515,7 @@ pub async fn measure(with_vite: bool) -> Vec<ProxyRow> {
             switches: spread(&switches[i]),
             idle_mib,
             instructions,
+            ws_instructions,
         };
         eprintln!(
             "   {}: {:.0} / {:.0} req/s, p50 {:.3} ms p99 {:.3} ms, ws p50 {:.3} ms p99 {:.3} ms, {:.0} msg/s, idle {:?} MiB",
@@ -485,7 +539,8 @@ pub fn render(rows: &[ProxyRow]) -> String {
         "\n## The proxy: what a request and a message pay for passing through\n\n\
          | through | small JSON req/s | ÷ direct | 1 MiB req/s | ÷ direct | added latency p50 / p99 (ms) | \
          WebSocket round trip p50 / p99 (ms) | ÷ direct (p50) | messages/s through one tunnel | ÷ direct | \
-         memory with 1,000 idle WebSockets | context switches per small request | instructions per small request |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         memory with 1,000 idle WebSockets | context switches per small request | instructions per small request | \
+         instructions per WebSocket round trip |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let added = if r.idle_mib.is_none() {
@@ -498,7 +553,7 @@ pub fn render(rows: &[ProxyRow]) -> String {
             )
         };
         md.push_str(&format!(
-            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} | {} | {} |\n",
+            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {} / {} | {:.2}× | {} | {:.2}× | {} | {} | {} | {} |\n",
             r.name,
             fmt_rps(r.small_rps),
             ratio(r.small_rps, direct.small_rps),
@@ -518,6 +573,8 @@ pub fn render(rows: &[ProxyRow]) -> String {
             },
             r.instructions
                 .map_or("—".to_string(), |n| format!("{:.0}k", n / 1000.0)),
+            r.ws_instructions
+                .map_or("—".to_string(), |n| format!("{:.1}k", n / 1000.0)),
         ));
     }
     md.push_str(&format!(
@@ -534,7 +591,8 @@ pub fn render(rows: &[ProxyRow]) -> String {
          switches: those of the proxy's threads (and child processes) during the small-request \
          `wrk` run, over the requests it made: a count that does not move with the machine's \
          speed, where the timings here swing between runs. Instructions: counted by callgrind over \
-         {COUNTED_REQUESTS} small requests on one keep-alive connection, less a run without them; \
+         {COUNTED_REQUESTS} small requests on one keep-alive connection, less a run without them, and over \
+         {COUNTED_ROUND_TRIPS} round trips through one WebSocket, less a run with one; \
          nginx as one process (`master_process off`), Vite not counted (a JIT under valgrind). \
          Settings as each tool's docs give them: devserve `--proxy /api=… --proxy /ws=…`, Vite's \
          `server.proxy` with `ws: true` for `/ws`, nginx `proxy_pass` to an `upstream` with \

@@ -1,6 +1,8 @@
 //! WebSocket tunnels: the upgrade is passed to the backend on a connection of its own, and once
 //! the backend answers `101` the two sockets are joined with `copy_bidirectional`, so
-//! subprotocols, extensions, binary frames and close codes pass untouched.
+//! subprotocols, extensions, binary frames and close codes pass untouched. Where both are plain
+//! TCP (the usual `ws://` to a local backend) the copy runs on the sockets themselves, taken out
+//! of hyper's upgraded connections; over TLS it goes through them.
 
 use axum::body::Body;
 use axum::extract::Request;
