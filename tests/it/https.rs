@@ -255,12 +255,10 @@ async fn proxied_requests_over_http2_reach_the_backend() {
     assert_eq!(r.text().await.unwrap(), "https");
 }
 
-/// A WebSocket to a plain backend, opened over `wss:` to devserve's HTTPS, is tunnelled (the
-/// client's side stays TLS: only a plain socket is copied from directly).
-#[tokio::test]
-async fn a_proxied_websocket_works_over_wss() {
+/// A backend whose `/ws` answers each text message with `echo ` and the text.
+fn echoing() -> axum::Router {
     use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
-    let backend = Backend::start(axum::Router::new().route(
+    axum::Router::new().route(
         "/ws",
         get(|ws: WebSocketUpgrade| async move {
             ws.on_upgrade(|mut socket| async move {
@@ -269,8 +267,14 @@ async fn a_proxied_websocket_works_over_wss() {
                 }
             })
         }),
-    ))
-    .await;
+    )
+}
+
+/// A WebSocket to a plain backend, opened over `wss:` to devserve's HTTPS, is tunnelled (the
+/// client's side stays TLS: only a plain socket is copied from directly).
+#[tokio::test]
+async fn a_proxied_websocket_works_over_wss() {
+    let backend = Backend::start(echoing()).await;
     let rule = format!("/ws=http://{}", backend.addr);
     let s = TestServer::start_https(&["--proxy", &rule], |_| {}).await;
     let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
@@ -349,22 +353,7 @@ async fn tls_backend(app: axum::Router) -> TlsBackend {
 /// forwarded to (HTTP and WebSocket alike).
 #[tokio::test]
 async fn https_and_wss_backends_on_this_machine_are_forwarded_to() {
-    use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
-    let backend = tls_backend(
-        axum::Router::new()
-            .route("/api/hello", get(|| async { "hello over TLS" }))
-            .route(
-                "/ws",
-                get(|ws: WebSocketUpgrade| async move {
-                    ws.on_upgrade(|mut socket| async move {
-                        while let Some(Ok(WsMessage::Text(text))) = socket.recv().await {
-                            let _ = socket.send(WsMessage::Text(format!("echo {text}").into())).await;
-                        }
-                    })
-                }),
-            ),
-    )
-    .await;
+    let backend = tls_backend(echoing().route("/api/hello", get(|| async { "hello over TLS" }))).await;
     let port = backend.addr.port();
     let api = format!("/api=https://localhost:{port}");
     let ws = format!("/ws=wss://127.0.0.1:{port}");
