@@ -132,6 +132,19 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// A WebSocket opened over `wss:` to `path` on `s`, trusting its certificate.
+async fn wss(
+    s: &TestServer,
+    path: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls_config(s));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let url = format!("wss://localhost:{}{path}", s.addr.port());
+    tokio_tungstenite::client_async(url, tls).await.unwrap().0
+}
+
 #[tokio::test]
 async fn the_reload_socket_works_over_wss() {
     let s = TestServer::start_https(&[], |root| std::fs::write(root.join("a.css"), "p{}").unwrap()).await;
@@ -144,12 +157,7 @@ async fn the_reload_socket_works_over_wss() {
         .await
         .unwrap();
     let token = token_in(&page).unwrap();
-    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(tls_config(&s));
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
-    let wss = format!("wss://localhost:{}/__devserve/ws?token={token}", s.addr.port());
-    let (mut ws, _) = tokio_tungstenite::client_async(wss, tls).await.unwrap();
+    let mut ws = wss(&s, &format!("/__devserve/ws?token={token}")).await;
     assert!(matches!(
         next_message(&mut ws, WAIT).await.expect("a message in time"),
         ServerMessage::Connected { .. }
@@ -277,12 +285,7 @@ async fn a_proxied_websocket_works_over_wss() {
     let backend = Backend::start(echoing()).await;
     let rule = format!("/ws=http://{}", backend.addr);
     let s = TestServer::start_https(&["--proxy", &rule], |_| {}).await;
-    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(tls_config(&s));
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
-    let wss = format!("wss://localhost:{}/ws", s.addr.port());
-    let (mut ws, _) = tokio_tungstenite::client_async(wss, tls).await.unwrap();
+    let mut ws = wss(&s, "/ws").await;
     for text in ["one", "two"] {
         futures_util::SinkExt::send(&mut ws, Message::Text(text.into()))
             .await
