@@ -110,8 +110,8 @@ pub(super) fn no_plain_client(client: Upgraded) -> Result<Plain<TcpStream>, Upgr
 /// A socket taken out of hyper's upgraded connection, and what hyper had read from it already
 /// (to be passed on first).
 pub(crate) struct Plain<S> {
-    socket: S,
-    read: Bytes,
+    pub(crate) socket: S,
+    pub(crate) read: Bytes,
 }
 
 impl<S> Plain<S> {
@@ -172,6 +172,9 @@ async fn splice<C, B>(
             .socket
             .write_all(&std::mem::take(&mut backend.read))
             .await?;
+        // A TLS side may hold what it was given until flushed; the copy flushes only its own.
+        backend.socket.flush().await?;
+        client.socket.flush().await?;
         tokio::io::copy_bidirectional(&mut client.socket, &mut backend.socket).await
     }
     let (mut stop_tx, stop) = oneshot::channel();

@@ -95,3 +95,74 @@ pub(super) fn plain_client(
         parts.read_buf,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    use axum::serve::Listener as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::files::sendfile::{Listener, Regions};
+
+    /// A WebSocket upgrade on a connection served as devserve serves plain HTTP gives the proxy
+    /// its TCP socket, with what the client sent right behind its request — the tunnel's fast
+    /// path, which no test through the proxy can tell from the slower one it falls back to.
+    #[tokio::test]
+    async fn an_upgraded_plain_connection_gives_up_its_tcp_socket() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = Listener::new(tcp, Regions::new());
+        let (tx, taken) = tokio::sync::oneshot::channel();
+        let tx = Mutex::new(Some(tx));
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await;
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                let on = hyper::upgrade::on(&mut req);
+                let tx = tx.lock().unwrap().take();
+                tokio::spawn(async move {
+                    if let (Ok(upgraded), Some(tx)) = (on.await, tx) {
+                        let _ = tx.send(plain_client(upgraded).ok());
+                    }
+                });
+                let mut switch = axum::http::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+                *switch.status_mut() = axum::http::StatusCode::SWITCHING_PROTOCOLS;
+                let headers = switch.headers_mut();
+                headers.insert("connection", axum::http::HeaderValue::from_static("upgrade"));
+                headers.insert("upgrade", axum::http::HeaderValue::from_static("websocket"));
+                async { Ok::<_, Infallible>(switch) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(
+                b"GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly",
+            )
+            .await
+            .unwrap();
+        let mut plain = taken
+            .await
+            .unwrap()
+            .expect("the plain socket, not hyper's connection");
+        assert_eq!(&plain.read[..], b"early");
+        plain.socket.write_all(b"straight").await.unwrap();
+        let mut seen = Vec::new();
+        while !seen.ends_with(b"straight") {
+            let mut buf = [0u8; 256];
+            let n = client.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        assert!(
+            seen.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}
