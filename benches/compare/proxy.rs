@@ -308,7 +308,9 @@ async fn instructions(via: Via, backend: SocketAddr, dir: &Path, counted: Counte
             )
             .unwrap();
         }
-        let out = dir.join(format!("callgrind.{n}.out"));
+        let out = dir.join(format!("callgrind.{}.{n}.out", units));
+        // A run that writes no profile must not be read as one left by an earlier run.
+        let _ = std::fs::remove_file(&out);
         let mut under = Command::new("valgrind");
         under.args([
             "--tool=callgrind",
