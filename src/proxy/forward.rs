@@ -19,6 +19,10 @@ use crate::web::pages::render;
 use crate::web::request::{page_headers, wants_injection, OverTls};
 use crate::web::Page;
 
+/// What could make a backend answer a page with a 304 or a part of it: a page that is injected
+/// is asked for whole.
+static PARTIAL: [header::HeaderName; 3] = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE, header::RANGE];
+
 /// Forwards one request under `rule` and returns the backend's answer (or a 502/504 page).
 pub(super) async fn forward(
     proxy: &Proxy,
@@ -72,13 +76,10 @@ pub(super) async fn forward(
         // copy that carries another run's token.
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         // Removed only when there: a removal hashes its name, and most requests carry none.
-        let conditional = headers
-            .keys()
-            .any(|n| n == header::IF_NONE_MATCH || n == header::IF_MODIFIED_SINCE || n == header::RANGE);
-        if conditional {
-            headers.remove(header::IF_NONE_MATCH);
-            headers.remove(header::IF_MODIFIED_SINCE);
-            headers.remove(header::RANGE);
+        if headers.keys().any(|n| PARTIAL.contains(n)) {
+            for name in &PARTIAL {
+                headers.remove(name);
+            }
         }
     }
 

@@ -116,10 +116,10 @@ pub(crate) fn set_forwarded(
 ) {
     let (mut claims, mut chain) = (false, false);
     for name in headers.keys() {
-        match name.as_str() {
-            "forwarded" | "x-real-ip" | "x-forwarded-host" | "x-forwarded-proto" => claims = true,
-            "x-forwarded-for" => chain = true,
-            _ => {}
+        if name == X_FORWARDED_FOR {
+            chain = true;
+        } else if CLAIMS.contains(name) {
+            claims = true;
         }
     }
     if let Some(ForwardedFor(ip)) = client {

@@ -149,15 +149,14 @@ enum Stop {
 /// a `watch`) each time takes a lock, where a one-shot receiver is an atomic load.
 async fn splice<C, B>(
     tracker: &TaskTracker,
-    client: Plain<C>,
-    backend: Plain<B>,
+    mut client: Plain<C>,
+    mut backend: Plain<B>,
     shutdown: CancellationToken,
     restarting: Option<watch::Receiver<super::Backend>>,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut client, mut backend) = (client, backend);
     /// What hyper read past the request and past the answer goes first, and is then let go: it
     /// is a slice of hyper's read buffer, which would otherwise stay for the tunnel's life.
     async fn copy(
