@@ -1,6 +1,6 @@
 //! End to end with what a test may not find on every machine: headless Chromium (the injected
-//! client as a person sees it), the build tools people run (Vite, esbuild, Sass from npm), and
-//! the operating system's help (a user namespace, a child running as `nobody`).
+//! client as a person sees it), the build tools people run (Vite, esbuild, Sass from npm), a
+//! socket.io chat (its npm server and client), and the operating system's help (a user namespace, a child running as `nobody`).
 //!
 //! A harness of its own (libtest-mimic), so that a test that cannot run here shows as *ignored*,
 //! not as passed. Under `CI=true` nothing is ignored: what is missing fails the test that needs it.
@@ -29,6 +29,7 @@ mod axum_app;
 mod os;
 mod overlay;
 mod pages;
+mod socketio;
 mod tab;
 mod tabs;
 mod tools;
@@ -39,6 +40,8 @@ enum Needs {
     Browser,
     /// The browser and the npm build tools.
     Tools,
+    /// socket.io's npm server and client (no browser).
+    SocketIo,
     /// A user namespace of its own (`unshare -Ur`).
     UserNamespace,
     /// Running a child as `nobody` (`setpriv`, as root).
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let browser = tab::chrome().exists();
     let tools = tools::installed();
+    let socket_io = socketio::installed();
     let mut all = trials![Needs::Browser =>
         pages::html_save_loads_the_new_document_once,
         pages::stylesheet_save_restyles_without_navigation_or_unstyled_flash,
@@ -105,6 +109,9 @@ fn main() -> ExitCode {
         tools::rewrites_from_a_pausing_loop_reload_once,
         tools::files_from_a_separate_process_reload_once,
     ]);
+    all.extend(
+        trials![Needs::SocketIo => socketio::socketio_chat_through_devserve_survives_a_backend_restart],
+    );
     all.extend(trials![Needs::UserNamespace => os::out_of_inotify_watches_falls_back_to_polling]);
     all.extend(trials![Needs::Nobody => os::unreadable_folder_is_logged_and_the_rest_works]);
     let (namespaces, nobody) = (os::user_namespaces(), os::can_run_as_nobody());
@@ -114,6 +121,12 @@ fn main() -> ExitCode {
     }
     if !tools {
         missing.push(format!("npm tools ({})", tools::dir().display()));
+    }
+    if !socket_io {
+        missing.push(format!(
+            "npm socket.io and socket.io-client ({})",
+            tools::dir().display()
+        ));
     }
     if !namespaces {
         missing.push("user namespaces (unshare -Ur)".to_string());
@@ -134,6 +147,7 @@ fn main() -> ExitCode {
             let runnable = match needs {
                 Needs::Browser => browser,
                 Needs::Tools => browser && tools,
+                Needs::SocketIo => socket_io,
                 Needs::UserNamespace => namespaces,
                 Needs::Nobody => nobody,
             };
